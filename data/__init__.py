@@ -1,0 +1,1 @@
+"""Curation: sources -> one row schema -> validated, deduplicated, decontaminated, difficulty-tagged rows."""

@@ -1,0 +1,42 @@
+"""Prompt templates, rendered through the model's chat template at train and eval time.
+
+- `r1`: DeepSeek-R1-Zero style, reasoning in <think>...</think>, answer in <answer>...</answer>.
+- `boxed`: Qwen2.5-Math style, "put your final answer within \\boxed{}".
+- `plain`: the problem text alone.
+- `code`: asks for a Python solution in a fenced block.
+"""
+
+from __future__ import annotations
+
+TEMPLATES: dict[str, dict[str, str | None]] = {
+    "r1": {
+        "system": "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+        "The assistant first thinks about the reasoning process in the mind and then provides the user with the "
+        "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+        "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.",
+        "user": "{problem}",
+    },
+    "boxed": {
+        "system": "Please reason step by step, and put your final answer within \\boxed{{}}.",
+        "user": "{problem}",
+    },
+    "plain": {"system": None, "user": "{problem}"},
+    "code": {
+        "system": "You are an expert Python programmer. Reply with one complete Python solution in a ```python code block.",
+        "user": "{problem}",
+    },
+}
+
+
+def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:
+    """Render one problem to the exact text the model is conditioned on."""
+    if template not in TEMPLATES:
+        raise KeyError(f"unknown prompt template {template!r}; choose one of {sorted(TEMPLATES)}")
+    t = TEMPLATES[template]
+    messages = []
+    if t["system"]:
+        messages.append({"role": "system", "content": t["system"].replace("{{}}", "{}")})
+    messages.append({"role": "user", "content": t["user"].format(problem=problem)})
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages) + "\n\n"

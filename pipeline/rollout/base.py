@@ -1,0 +1,50 @@
+"""The rollout engine interface shared by training, difficulty estimation and evaluation.
+
+Sampling parameters mean the same in every engine. `generate(prompts, params)` returns, for
+each prompt (already rendered through the chat template), `params.n` completions. A step of
+training is: prompts per step x group size (= `n`) = completions per step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+
+@dataclasses.dataclass
+class SamplingParams:
+    n: int = 1  # completions per prompt (the GRPO group size)
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 disables top-k
+    max_new_tokens: int = 256
+    seed: int | None = None  # per-call seed; same seed + same prompts = same samples (per engine)
+    stop: list[str] = dataclasses.field(default_factory=list)  # extra stop strings
+
+
+@dataclasses.dataclass
+class Completion:
+    text: str
+    token_ids: list[int]  # generated tokens only (no prompt), EOS included when generated
+    finish_reason: str  # "stop" (EOS or stop string) or "length" (hit max_new_tokens)
+    logprobs: list[float] | None = None  # sampling log-probs of token_ids, when the engine returns them
+
+
+class RolloutEngine(Protocol):
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]: ...
+
+    def sync_weights(self, model) -> None:
+        """Make the engine sample from `model`'s current weights (no-op when it shares them)."""
+
+
+def make_engine(name: str, model, tokenizer, **kwargs) -> RolloutEngine:
+    """Engine factory: "transformers" (CPU/GPU) or "vllm" (GPU, optional extra)."""
+    if name == "transformers":
+        from pipeline.rollout.hf import HFEngine
+
+        return HFEngine(model, tokenizer, **kwargs)
+    if name == "vllm":
+        from pipeline.rollout.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model, tokenizer, **kwargs)
+    raise ValueError(f"unknown rollout engine {name!r}; choose 'transformers' or 'vllm'")
