@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 
 def _did_you_mean(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
+    close = difflib.get_close_matches(name, options, n=1) or [o for o in options if name.startswith(o) or o.startswith(name)]
     return f" Did you mean {close[0]!r}?" if close else f" Valid fields: {', '.join(sorted(options))}."
 
 
@@ -95,7 +95,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     kwargs = {}
     for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"unknown config field {prefix}{key!r} in {cls.__name__}.{_did_you_mean(key, names)}")
+            raise ConfigError(f"unknown config field '{prefix}{key}' in {cls.__name__}.{_did_you_mean(key, names)}")
         kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
     try:
         obj = cls(**kwargs)
