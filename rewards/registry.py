@@ -21,6 +21,7 @@ _BUILTIN: dict[str, str] = {
     "math": "rewards.math:verify_math",
     "format_r1": "rewards.format:verify_format_r1",
     "code": "rewards.code:verify_code",
+    "process": "rewards.process:verify_process",
 }
 _REGISTRY: dict[str, Callable | str] = dict(_BUILTIN)
 
