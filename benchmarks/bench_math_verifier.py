@@ -65,10 +65,25 @@ def timed(fn, rows: list[dict], cold: bool) -> tuple[list[bool], float]:
     return out, len(rows) / spent
 
 
+def pooled_rate(rows: list[dict], workers: int) -> tuple[float, float]:
+    """How training and evaluation actually call the verifier: a batch through the worker pool."""
+    from rewards.pool import ScoreItem, VerifierPool
+
+    items = [ScoreItem("math", r["pred"], r["gold"], row_options(r)) for r in rows]
+    with VerifierPool(workers=workers, cache_size=0) as pool:
+        pool.score_batch(items)  # warm-up: each worker's parser tables, as in a long run
+        t0 = time.perf_counter()
+        res = pool.score_batch(items)
+        rate = len(rows) / (time.perf_counter() - t0)
+    agree = sum((x.score == 1.0) == r["expected"] for x, r in zip(res, rows)) / len(rows)
+    return agree, rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None, help="data directory (default: RLVR_DATA_DIR or ../shared/benchmarks)")
     ap.add_argument("--out", default="/tmp/math_disagreements.jsonl")
+    ap.add_argument("--workers", type=int, default=2, help="pool workers for the pooled measurement (= cores)")
     args = ap.parse_args()
     root = data_dir(args.data)
     if root is None:
@@ -86,7 +101,11 @@ def main() -> None:
         print(f"{name:12s} agreement {agree:.4f} ({round(agree * len(rows))}/{len(rows)})  "
               f"cold {rate_cold:7.1f} pairs/s  warm {rate_warm:7.1f} pairs/s")
     mine, base = results["verify_math"], results["math-verify"]
-    print(f"speed-up cold {mine[1] / base[1]:.2f}x  warm {mine[2] / base[2]:.2f}x")
+    print(f"speed-up cold {mine[1] / base[1]:.2f}x  warm {mine[2] / base[2]:.2f}x  (both single process)")
+    pooled = pooled_rate(rows, args.workers)
+    print(f"verify_math through VerifierPool({args.workers} workers, result cache off, 2 s deadlines): "
+          f"{pooled[1]:7.1f} pairs/s, agreement {pooled[0]:.4f}; vs math-verify single process (warm) "
+          f"{pooled[1] / base[2]:.2f}x")
     with open(args.out, "w", encoding="utf-8") as f:
         n = 0
         for got, r in zip(mine[0], rows):

@@ -321,6 +321,11 @@ def verify_code(completion: str, gold: Any, **options: Any) -> VerifyResult:
     return verify_code_batch([(completion, gold, options)], sandbox)[0]
 
 
+# The verifier pool's per-item deadline for "code": the sandbox enforces each run's own wall deadline
+# (timeout_s, default 6-10 s per run), so the pool only needs a generous outer bound.
+verify_code.deadline_s = 60.0
+
+
 if __name__ == "__main__":
     g = {"entry_point": "add", "tests": [{"call": "candidate(1, 2)", "expected": "3"},
                                           {"call": "candidate(-1, 1)", "expected": "0"}]}

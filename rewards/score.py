@@ -87,6 +87,8 @@ def score_file(pool: VerifierPool, src: str, dst: str, batch_size: int = 256, de
                 if item is not None:
                     res = next(results)
                     stub.update(score=res.score, reason=res.reason, extracted=res.extracted)
+                    if "sandbox_mode" in res.details:  # code rows say which isolation they ran under
+                        stub["sandbox_mode"] = res.details["sandbox_mode"]
                     if details:
                         stub["details"] = res.details
                 reasons[stub["reason"]] += 1
