@@ -68,3 +68,24 @@ def record_to_row(d: dict[str, Any]) -> Row:
     if d.get("difficulty") is not None and d["difficulty"] != d["difficulty"]:  # NaN from Parquet
         d["difficulty"] = None
     return Row.from_dict(d)
+
+
+PARQUET_COLUMNS = ("id", "problem", "verifier", "gold", "source", "split", "metadata", "difficulty")
+
+
+def write_rows_parquet(path, rows: list[Row]) -> None:
+    """Write rows to one Parquet file (gold and metadata as JSON text, difficulty float or null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, pa.float64() if c == "difficulty" else pa.string()) for c in PARQUET_COLUMNS])
+    table = pa.Table.from_pylist([row_to_record(r) for r in rows], schema=schema)
+    pq.write_table(table, path)
+
+
+def read_rows_parquet(path, split: str | None = None) -> list[Row]:
+    """Read rows written by `write_rows_parquet` (optionally only one split)."""
+    import pyarrow.parquet as pq
+
+    rows = [record_to_row(d) for d in pq.read_table(path).to_pylist()]
+    return [r for r in rows if split is None or r.split == split]

@@ -1,0 +1,106 @@
+"""What every source shares: the source spec (one entry of a curation config), the
+`BadRecord` a loader yields for input it cannot use, and the mapping of a raw record to a Row.
+
+A raw record becomes a Row through `record_to_source_row(record, spec, origin, index)`:
+`problem_key`/`answer_key`/`id_key` options name the fields (defaults "problem", "answer",
+"id"; records already in Row form with "gold" are taken as they are), every other field
+is kept as a metadata key, and `metadata["origin"]`
+records "file:line" (or "hub:name[split]#i") so removals can say where a row came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from data.schema import Row
+
+
+@dataclasses.dataclass
+class SourceSpec:
+    kind: str
+    """Registry key of the loader (see `data.registry.names()`), e.g. "gsm8k", "jsonl", "procedural"."""
+    name: str | None = None
+    """Label written to `row.source` and used in per-source counts; defaults to `kind`."""
+    split: str = "train"
+    """Split the rows go to in the curated dataset: train | eval | test."""
+    path: str | None = None
+    """File or directory for file-based sources (jsonl, parquet, hub local copies)."""
+    limit: int | None = None
+    """Keep only the first `limit` records of this source (None = all)."""
+    verifier: str = "math"
+    """Verifier key (rewards.registry) written to each row."""
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Source-specific options (field names, hub name/config/split, generator knobs)."""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+@dataclasses.dataclass
+class BadRecord:
+    """Input a loader could not turn into a row: quarantined with its location, never dropped."""
+
+    source: str
+    origin: str  # "path:line" or similar
+    reason: str  # short code, e.g. "malformed_json", "missing_field"
+    detail: str = ""
+    raw: str = ""
+
+
+class SourceUnavailable(RuntimeError):
+    """An optional source cannot run here (e.g. its library is not installed); the stage skips it and says so."""
+
+
+def record_to_source_row(rec: dict[str, Any], spec: SourceSpec, origin: str, index: int) -> Row | BadRecord:
+    """Map one raw record to a Row using the spec's field options (a BadRecord when impossible)."""
+    if not isinstance(rec, dict):
+        return BadRecord(spec.label, origin, "not_an_object", f"record is {type(rec).__name__}", str(rec)[:500])
+    opts = spec.options
+    pk, ak, ik = opts.get("problem_key", "problem"), opts.get("answer_key", "answer"), opts.get("id_key", "id")
+    if "gold" in rec and ak not in rec:
+        ak = "gold"
+    missing = [k for k in (pk, ak) if k not in rec]
+    if missing:
+        return BadRecord(spec.label, origin, "missing_field", f"missing {missing}", json.dumps(rec)[:500])
+    gold = rec[ak]
+    if isinstance(gold, (int, float)) and not isinstance(gold, bool):
+        gold = str(int(gold)) if float(gold).is_integer() else str(gold)
+    meta = {k: v for k, v in rec.items() if k not in (pk, ak, ik, "metadata", "verifier", "split", "source")}
+    if isinstance(rec.get("metadata"), dict):
+        meta.update(rec["metadata"])
+    meta["origin"] = origin
+    rid = rec.get(ik)
+    rid = f"{spec.label}/{rid}" if rid not in (None, "") else f"{spec.label}/{spec.split}/{index}"
+    return Row(id=str(rid), problem=rec[pk] if isinstance(rec[pk], str) else str(rec[pk]),
+               verifier=rec.get("verifier") or spec.verifier, gold=gold, source=spec.label,
+               split=spec.split, metadata=meta)
+
+
+def read_jsonl(path: Path, spec: SourceSpec) -> Iterator[Row | BadRecord]:
+    """Yield rows of a JSONL file; malformed lines become BadRecords naming file and line."""
+    n = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            origin = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield BadRecord(spec.label, origin, "malformed_json", str(e), line[:500])
+                continue
+            yield record_to_source_row(rec, spec, origin, lineno - 1)
+            n += 1
+            if spec.limit is not None and n >= spec.limit:
+                return
+
+
+def limited(items: Iterator, limit: int | None) -> Iterator:
+    for i, x in enumerate(items):
+        if limit is not None and i >= limit:
+            return
+        yield x
