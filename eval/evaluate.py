@@ -43,6 +43,7 @@ from typing import Literal
 from data.schema import Row
 from eval import metrics as M
 from eval.benchmarks import registry as bench_registry
+from eval.benchmarks.source import seeded_subset
 from eval.scoring import Scorer
 from pipeline.config import ConfigError
 from pipeline.manifest import Manifest, sha256_file
@@ -123,6 +124,13 @@ class EvalConfig:
     """Bootstrap resamples for confidence intervals."""
     plugins: list[str] = dataclasses.field(default_factory=list)
     """Modules to import so their verifiers register."""
+    dataset: str | None = None
+    """A curate/difficulty stage directory: its `dataset_split` rows are evaluated as benchmark
+    "heldout" (the curriculum's evaluation split, never seen in training), with per-bucket figures."""
+    dataset_split: str = "eval"
+    """Which split of `dataset` to evaluate."""
+    dataset_bucket_by: str = "level"
+    """Row metadata key (or "source") whose values split the held-out figures into buckets."""
 
     def validate(self) -> None:
         for b in self.benchmarks:
@@ -130,7 +138,7 @@ class EvalConfig:
                 bench_registry.check(b)
             except KeyError as e:
                 raise ConfigError(f"benchmarks: {e.args[0]}") from None
-        known = list(self.benchmarks) + [j.name for j in self.jsonl]
+        known = list(self.benchmarks) + [j.name for j in self.jsonl] + (["heldout"] if self.dataset else [])
         for name in self.limits:
             if name not in known:
                 raise ConfigError(f"limits: {name!r} is not among the evaluated benchmarks {known}")
@@ -182,8 +190,12 @@ def model_dir_of(manifest: Manifest, stage_dir: Path) -> Path:
 
 
 def model_inputs(cfg: EvalConfig) -> dict[str, str]:
-    """run_stage inputs: role "model:<label>" -> stage dir, for every spec that is a stage output."""
-    return {f"model:{label}": spec for label, spec in cfg.models.items() if is_stage_dir(spec)}
+    """run_stage inputs: role "model:<label>" -> stage dir, for every spec that is a stage output,
+    and role "dataset" for the curated dataset whose held-out split is evaluated."""
+    inputs = {f"model:{label}": spec for label, spec in cfg.models.items() if is_stage_dir(spec)}
+    if cfg.dataset:
+        inputs["dataset"] = cfg.dataset
+    return inputs
 
 
 def _load_engine(cfg: EvalConfig, path: str):
@@ -215,10 +227,24 @@ class BenchTask:
     name: str
     template: str
     rows: list[Row]
+    bucket_by: str | None = None  # metadata key whose values give per-bucket figures
 
 
-def load_tasks(cfg: EvalConfig) -> list[BenchTask]:
+def bucket_of(row: Row, key: str) -> str:
+    value = getattr(row, key) if key in ("source", "split") else row.metadata.get(key)
+    return f"{key}={value}"
+
+
+def load_tasks(cfg: EvalConfig, dataset_dir: Path | None = None) -> list[BenchTask]:
     tasks = []
+    if dataset_dir is not None:
+        from data.schema import read_rows_parquet
+
+        rows = read_rows_parquet(dataset_dir / "dataset.parquet", split=cfg.dataset_split)
+        if not rows:
+            raise ValueError(f"{dataset_dir}/dataset.parquet has no {cfg.dataset_split!r} rows to evaluate")
+        rows = seeded_subset(rows, cfg.limits.get("heldout") or None, cfg.seed)
+        tasks.append(BenchTask("heldout", cfg.template or "boxed", rows, cfg.dataset_bucket_by))
     for name in cfg.benchmarks:
         bench = bench_registry.get(name)
         rows = bench.load(data_dir=cfg.data_dir, limit=cfg.limits.get(name) or None, seed=cfg.seed)
@@ -345,6 +371,17 @@ def benchmark_figures(records: list[dict], cfg: EvalConfig, scorer: Scorer) -> d
     return figs
 
 
+def bucket_figures(task: BenchTask, records: list[dict], cfg: EvalConfig, scorer: Scorer) -> dict[str, dict]:
+    """Figures per difficulty bucket, named "<benchmark>[<key>=<value>]"."""
+    if not task.bucket_by:
+        return {}
+    bucket = {r.id: bucket_of(r, task.bucket_by) for r in task.rows}
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for rec in records:
+        groups[bucket[rec["id"]]].append(rec)
+    return {f"{task.name}[{b}]": benchmark_figures(recs, cfg, scorer) for b, recs in sorted(groups.items())}
+
+
 # --- the stage ----------------------------------------------------------------------------------
 
 def _model_path(ctx: StageContext, label: str, spec: str) -> tuple[str, dict]:
@@ -364,7 +401,7 @@ def _model_path(ctx: StageContext, label: str, spec: str) -> tuple[str, dict]:
 
 def body(ctx: StageContext) -> StageResult:
     cfg: EvalConfig = ctx.config
-    tasks = load_tasks(cfg)
+    tasks = load_tasks(cfg, ctx.input_dirs.get("dataset"))
     ctx.log("benchmarks: " + ", ".join(f"{t.name} ({len(t.rows)} problems, template {t.template})" for t in tasks))
     figures: dict[str, dict] = {}
     models: dict[str, dict] = {}
@@ -382,6 +419,7 @@ def body(ctx: StageContext) -> StageResult:
                                                           ctx.resuming)
                 records = read_samples(ctx.out_dir / rel)
                 figures[label][task.name] = benchmark_figures(records, cfg, scorer)
+                figures[label].update(bucket_figures(task, records, cfg, scorer))
                 artifacts[rel] = len(records)
             del engine
         verifier_stats = scorer.stats()
@@ -389,8 +427,14 @@ def body(ctx: StageContext) -> StageResult:
                 "temperature": 0.0 if cfg.protocol == "greedy" else cfg.temperature,
                 "top_p": 1.0 if cfg.protocol == "greedy" else cfg.top_p, "max_new_tokens": cfg.max_new_tokens,
                 "seed": cfg.seed, "engine": cfg.engine, "k": cfg.k}
+    benchmarks = {}
+    for t in tasks:
+        benchmarks[t.name] = {"problems": len(t.rows), "template": t.template}
+        if t.bucket_by:
+            for b, n in sorted(Counter(bucket_of(r, t.bucket_by) for r in t.rows).items()):
+                benchmarks[f"{t.name}[{b}]"] = {"problems": n, "template": t.template}
     result = {"protocol": protocol, "models": models, "figures": figures, "timings": timings,
-              "benchmarks": {t.name: {"problems": len(t.rows), "template": t.template} for t in tasks}}
+              "benchmarks": benchmarks}
     (ctx.out_dir / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
     artifacts["metrics.json"] = None
     from eval.report import write_report

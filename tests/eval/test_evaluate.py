@@ -171,3 +171,30 @@ def test_vllm_engine_without_vllm_says_how_to_get_it(tiny_model_dir, problems):
         pass
     with pytest.raises(ImportError, match="vllm"):
         E._load_engine(make_cfg(tiny_model_dir, problems, engine="vllm"), str(tiny_model_dir))
+
+
+def test_heldout_split_of_a_curated_dataset_with_buckets(tmp_path, tiny_model_dir):
+    """The curriculum's eval split is evaluated as benchmark "heldout", with per-level figures."""
+    from data.schema import Row, write_rows_parquet
+    from pipeline.stage import StageResult, run_stage
+
+    rows = [Row(id=f"p{i}", problem=f"What is {i} + 1?", verifier="math", gold=str(i + 1), source="arith",
+                split="eval" if i < 6 else "train", metadata={"level": 1 + i % 2}) for i in range(10)]
+
+    def curate_body(ctx):
+        write_rows_parquet(ctx.out_dir / "dataset.parquet", rows)
+        return StageResult({"dataset.parquet": len(rows)})
+
+    run_stage("curate", tmp_path / "curate", {"toy": 1}, curate_body)
+    cfg = E.EvalConfig(benchmarks=[], dataset=str(tmp_path / "curate"), protocol="greedy", max_new_tokens=4,
+                       models={"base": str(tiny_model_dir)}, verifier_workers=0, bootstrap=20, batch_size=3)
+    cfg.validate()
+    m = E.run(cfg, tmp_path / "eval")
+    assert m.input("dataset").stage == "curate"
+    result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert result["benchmarks"]["heldout"]["problems"] == 6  # only the eval split
+    assert result["benchmarks"]["heldout[level=1]"]["problems"] == 3
+    assert result["benchmarks"]["heldout[level=2]"]["problems"] == 3
+    figs = result["figures"]["base"]
+    assert figs["heldout[level=1]"]["samples"] + figs["heldout[level=2]"]["samples"] == figs["heldout"]["samples"]
+    assert "heldout[level=2]" in (tmp_path / "eval" / "report.md").read_text()
