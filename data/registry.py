@@ -11,16 +11,14 @@ Add a source in one place:
     @register("my_source")
     def load_my_source(spec): yield Row(...)
 
-or list "module:attr" in `_BUILTIN` below.
+or list "module:attr" in `SOURCES` below.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from typing import Callable
+from pipeline.registry import Registry
 
-_BUILTIN: dict[str, str] = {
+SOURCES = Registry("data source", {
     "jsonl": "data.sources.jsonl:load_jsonl",
     "parquet": "data.sources.parquet:load_parquet",
     "hub": "data.sources.hub:load_hub",
@@ -35,35 +33,5 @@ _BUILTIN: dict[str, str] = {
     "hmmt": "data.sources.benchmarks:load_hmmt",
     "procedural": "data.sources.procedural:load_procedural",
     "reasoning_gym": "data.sources.reasoning_gym:load_reasoning_gym",
-}
-_REGISTRY: dict[str, Callable | str] = dict(_BUILTIN)
-
-
-def register(name: str, target: Callable | str | None = None):
-    """Register `target` (a loader or "module:attr") under `name`; usable as a decorator."""
-
-    def _add(fn):
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing is not fn and existing != f"{fn.__module__}:{fn.__name__}":
-            raise ValueError(f"data source {name!r} is already registered to {existing!r}")
-        _REGISTRY[name] = fn
-        return fn
-
-    return _add(target) if target is not None else _add
-
-
-def get(name: str) -> Callable:
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(f"unknown data source {name!r}.{hint} Known: {', '.join(names())}")
-    target = _REGISTRY[name]
-    if isinstance(target, str):
-        mod, attr = target.split(":")
-        target = getattr(importlib.import_module(mod), attr)
-        _REGISTRY[name] = target
-    return target
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
+})
+register, get, names = SOURCES.register, SOURCES.get, SOURCES.names

@@ -56,7 +56,7 @@ def test_rewards_import_does_not_pull_torch_transitively():
     assert out.stdout.strip().endswith("CLEAN"), out.stdout
 
 
-@pytest.mark.parametrize("name", sorted(registry._BUILTIN), ids=sorted(registry._BUILTIN))
+@pytest.mark.parametrize("name", sorted(registry.BUILTIN), ids=sorted(registry.BUILTIN))
 def test_every_builtin_verifier_has_a_test_file(name):
     tests = sorted((REPO / "tests" / "rewards").rglob("test_*.py"))
     hits = [p.name for p in tests if f'"{name}"' in p.read_text(encoding="utf-8")

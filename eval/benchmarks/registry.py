@@ -12,11 +12,11 @@ on first use and returns a `Benchmark` handle. `jsonl` is the generic user-file 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 from typing import Callable
 
 from data.schema import Row
+from pipeline.registry import Registry
 
 BENCHMARKS: dict[str, str] = {
     "aime24": "eval.benchmarks.aime24:load",
@@ -31,6 +31,8 @@ BENCHMARKS: dict[str, str] = {
     "jsonl": "eval.benchmarks.jsonl:load",
 }
 GENERIC = ("jsonl",)  # needs a user file; not a fixed benchmark
+_REGISTRY = Registry("benchmark", BENCHMARKS)
+register = _REGISTRY.register
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,28 +43,17 @@ class Benchmark:
 
 
 def names(include_generic: bool = False) -> list[str]:
-    return [n for n in BENCHMARKS if include_generic or n not in GENERIC]
+    return [n for n in _REGISTRY if include_generic or n not in GENERIC]  # registration order, for reports
 
 
-def check(name: str) -> None:
-    """Raise KeyError with a did-you-mean hint when `name` is not a registered benchmark."""
-    if name not in BENCHMARKS:
-        close = difflib.get_close_matches(name, list(BENCHMARKS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(f"unknown benchmark {name!r}.{hint} Known: {', '.join(BENCHMARKS)}")
+check = _REGISTRY.check  # KeyError with a did-you-mean hint for an unknown name
 
 
 def get(name: str) -> Benchmark:
-    check(name)
-    mod_name, attr = BENCHMARKS[name].split(":")
-    try:
-        mod = importlib.import_module(mod_name)
-    except ModuleNotFoundError as e:
-        if e.name != mod_name:
-            raise
-        raise ModuleNotFoundError(f"benchmark {name!r} is registered to {mod_name}, which is not installed/written yet") from e
+    load = _REGISTRY.get(name)
+    mod = importlib.import_module(load.__module__)
     return Benchmark(name=getattr(mod, "NAME", name), default_template=getattr(mod, "DEFAULT_TEMPLATE", "boxed"),
-                     load=getattr(mod, attr))
+                     load=load)
 
 
 if __name__ == "__main__":
