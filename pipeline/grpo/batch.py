@@ -1,0 +1,78 @@
+"""Pack (prompt, completion) token lists into model inputs and compute completion log-probs.
+
+Layout: prompts left-padded to P columns, completions right-padded to T columns, so every
+completion starts at column P and the logits of the last T+1 positions cover it
+(`logits_to_keep=T+1`: no vocabulary projection is spent on prompt tokens). Position ids are the
+cumulative sum of the attention mask, matching how the rollout engine saw the left-padded prompts.
+
+    batch = collate(prompt_ids, completion_ids, pad_id)
+    logp, ent = completion_logprobs(model, batch, temperature)   # (B, T) each
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+@dataclasses.dataclass
+class Batch:
+    input_ids: torch.Tensor  # (B, P + T) long
+    attention_mask: torch.Tensor  # (B, P + T) long
+    position_ids: torch.Tensor  # (B, P + T) long
+    completion_ids: torch.Tensor  # (B, T) long
+    completion_mask: torch.Tensor  # (B, T) float {0,1}
+    prompt_len: int  # P
+
+    def select(self, idx: torch.Tensor) -> "Batch":
+        """Rows `idx`, with columns that are padding in every selected row trimmed away."""
+        am = self.attention_mask[idx]  # (b, P + T)
+        P = self.prompt_len
+        first = int((am[:, :P].sum(dim=0) > 0).nonzero()[0]) if P > 0 else 0
+        t_end = max(1, int(self.completion_mask[idx].sum(dim=1).max().item()))
+        cols = slice(first, P + t_end)
+        return Batch(self.input_ids[idx][:, cols], am[:, cols], self.position_ids[idx][:, cols],
+                     self.completion_ids[idx][:, :t_end], self.completion_mask[idx][:, :t_end], P - first)
+
+
+def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int) -> Batch:
+    B = len(prompt_ids)
+    P = max(len(p) for p in prompt_ids)
+    T = max(1, max(len(c) for c in completion_ids))
+    ids = torch.full((B, P + T), pad_id, dtype=torch.long)  # (B, P + T)
+    am = torch.zeros((B, P + T), dtype=torch.long)  # (B, P + T)
+    cmask = torch.zeros((B, T), dtype=torch.float32)  # (B, T)
+    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
+        ids[i, P - len(p):P] = torch.tensor(p, dtype=torch.long)
+        am[i, P - len(p):P] = 1
+        if c:
+            ids[i, P:P + len(c)] = torch.tensor(c, dtype=torch.long)
+            am[i, P:P + len(c)] = 1
+            cmask[i, :len(c)] = 1.0
+    pos = (am.cumsum(dim=1) - 1).clamp(min=0)  # (B, P + T)
+    return Batch(ids, am, pos, ids[:, P:], cmask, P)
+
+
+def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float = 1.0,
+                        with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs of the completion tokens under `model` (logits divided by `temperature`).
+
+    temperature: scalar or (B,). Returns logp (B, T) and, if asked, entropy (B, T) (no grad).
+    """
+    dev = next(model.parameters()).device
+    T = batch.completion_ids.shape[1]
+    out = model(input_ids=batch.input_ids.to(dev), attention_mask=batch.attention_mask.to(dev),
+                position_ids=batch.position_ids.to(dev), logits_to_keep=T + 1, use_cache=False)
+    logits = out.logits[:, :-1, :].float()  # (B, T, V)
+    temp = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
+    if temp.dim() == 1:
+        temp = temp[:, None, None]  # (B, 1, 1)
+    logits = logits / temp  # (B, T, V)
+    logsm = torch.log_softmax(logits, dim=-1)  # (B, T, V)
+    logp = logsm.gather(-1, batch.completion_ids.to(dev)[..., None]).squeeze(-1)  # (B, T)
+    ent = None
+    if with_entropy:
+        with torch.no_grad():
+            ent = -(logsm.exp() * logsm).sum(dim=-1)  # (B, T)
+    return logp, ent

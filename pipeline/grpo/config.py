@@ -1,0 +1,220 @@
+"""TrainConfig: every knob of the GRPO training stage, documented once (a string under each field).
+
+Batch semantics, plainly: one *step* takes `prompts_per_step` prompts and samples `group_size`
+completions for each, so completions per step = prompts_per_step x group_size. Those completions
+are split into minibatches of `minibatch_size` completions; each minibatch is one optimizer step
+after `grad_accum` micro-batches of minibatch_size / grad_accum completions; all minibatches are
+visited `mu` times (update epochs). mu = 1 with one minibatch is strictly on-policy.
+
+Loaded from YAML by `pipeline.config.load_config(TrainConfig, path, overrides)`; `validate()`
+rejects contradictions naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from data.curriculum import CurriculumConfig
+from pipeline.config import ConfigError
+
+
+@dataclasses.dataclass
+class RewardSpec:
+    verifier: str = "row"
+    """Registry key of the verifier, or "row" to use each row's own `verifier` field."""
+    weight: float = 1.0
+    """Weight of this objective in the combined reward (weighted sum)."""
+    options: dict = dataclasses.field(default_factory=dict)
+    """Keyword options passed to the verifier (e.g. {last_number_fallback: true})."""
+    signal: Literal["score", "answered"] = "score"
+    """score: the verifier's score. answered: 1.0 when the verifier found a final answer at all (reason not
+    no_answer / parse_error / hedge), right or wrong: a format credit for models that do not yet box answers."""
+    name: str = ""
+    """Name used in metrics (default: the verifier key, or "<key>_answered")."""
+
+
+@dataclasses.dataclass
+class LoraConfig:
+    enabled: bool = False
+    """Train LoRA adapters (peft) instead of all weights; the final model is merged."""
+    r: int = 16
+    """LoRA rank."""
+    alpha: int = 32
+    """LoRA scaling alpha."""
+    dropout: float = 0.0
+    """LoRA dropout."""
+    target_modules: list[str] = dataclasses.field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    """Module names to adapt."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # -- model and prompts
+    model: str = "embedded"
+    """Policy model: "embedded" (SmolLM2-135M-Instruct), a local directory or a hub name."""
+    template: Literal["r1", "boxed", "plain", "code"] = "boxed"
+    """Prompt template (pipeline.prompts), rendered through the model's chat template."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Parameter dtype of the policy (float32 on CPU)."""
+    device: str = "cpu"
+    """Torch device for a single-process run ("cpu", "cuda"); accelerate decides under DeepSpeed."""
+    train_split: str = "train"
+    """Split of the input dataset to train on."""
+    eval_split: str = "eval"
+    """Split held out for evaluation (never trained on; only its size is recorded here)."""
+    max_train_rows: int | None = None
+    """Use at most this many training rows (None: all)."""
+    curriculum: CurriculumConfig = dataclasses.field(default_factory=CurriculumConfig)
+    """Which training rows each step draws (data.curriculum: buckets and schedule)."""
+    freeze_embeddings: bool = False
+    """Do not train the input embeddings (tied lm_head included): cheaper steps on small CPUs."""
+
+    # -- sampling
+    prompts_per_step: int = 8
+    """Prompts per training step."""
+    group_size: int = 8
+    """Completions sampled per prompt (the GRPO group, G)."""
+    max_new_tokens: int = 128
+    """Most tokens generated per completion; also Dr. GRPO's constant loss normaliser."""
+    temperature: float = 1.0
+    """Sampling temperature (also divides the logits when computing training log-probs)."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold."""
+    temperature_schedule: list[float] = dataclasses.field(default_factory=list)
+    """Optional per-member temperatures, one per group member (len == group_size); empty: all use `temperature`."""
+
+    # -- optimisation
+    lr: float = 1e-6
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    adam_betas: list[float] = dataclasses.field(default_factory=lambda: [0.9, 0.99])
+    """AdamW betas."""
+    warmup_steps: int = 0
+    """Linear warm-up optimizer steps."""
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """Learning-rate schedule after warm-up (decay to 0 over the run for linear / cosine)."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value (0 disables)."""
+    minibatch_size: int | None = None
+    """Completions per optimizer step (None: all completions of the step, one update per epoch)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step (minibatch_size must divide by it)."""
+    mu: int = 1
+    """Update epochs over each step's completions (GRPO's mu); > 1 reuses samples with the clipped ratio."""
+    eps_low: float = 0.2
+    """PPO clip range below 1."""
+    eps_high: float = 0.2
+    """PPO clip range above 1 (DAPO clip-higher: e.g. 0.28)."""
+    beta: float = 0.0
+    """KL penalty coefficient; the reference model is loaded only when beta > 0."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
+    """KL estimator (k3 is GRPO's)."""
+    advantage: Literal["grpo", "drgrpo", "rloo"] = "grpo"
+    """Group advantage: grpo (mean/std), drgrpo (mean only), rloo (leave-one-out)."""
+    loss_agg: Literal["token_mean", "seq_mean_token_mean", "constant"] = "token_mean"
+    """Loss aggregation over tokens (constant = Dr. GRPO, normalised by max_new_tokens)."""
+    process_penalty: float = 0.0
+    """Per-token advantage penalty on the span of the first false step from a process verifier (0: off)."""
+
+    # -- filtering and modes
+    dynamic_sampling: bool = False
+    """Refill groups whose rewards are all equal with fresh prompts (DAPO), up to `max_refill_rounds`."""
+    max_refill_rounds: int = 2
+    """Extra sampling rounds dynamic sampling may spend per step."""
+    overlong_filter: bool = False
+    """Mask out (no loss) completions cut at max_new_tokens."""
+    mode: Literal["grpo", "best_of_n"] = "grpo"
+    """grpo: policy gradient. best_of_n: SFT on the best-scoring completion of each group (if it scores > 0)."""
+
+    # -- rewards
+    rewards: list[RewardSpec] = dataclasses.field(default_factory=lambda: [RewardSpec()])
+    """Weighted objectives; the reward is their weighted sum (skipped rows drop out)."""
+    reward_plugins: list[str] = dataclasses.field(default_factory=list)
+    """Modules imported (by the trainer and the verifier workers) so their `@register` verifiers exist."""
+    verifier_workers: int = 2
+    """Worker processes scoring completions."""
+    verifier_deadline_s: float = 5.0
+    """Per-completion verifier deadline."""
+
+    # -- engine and systems
+    engine: Literal["transformers", "vllm"] = "transformers"
+    """Rollout engine: transformers (CPU/GPU) or vllm (GPU, colocated, weights synced each step)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (less memory, ~30% slower)."""
+    lora: LoraConfig = dataclasses.field(default_factory=LoraConfig)
+    """LoRA settings (peft)."""
+    deepspeed: str | None = None
+    """Path of a DeepSpeed JSON config (ZeRO-2/3), used when launched with accelerate."""
+    num_threads: int | None = None
+    """torch CPU threads (None: torch's default)."""
+
+    # -- run control
+    total_steps: int = 100
+    """Training steps (each: prompts_per_step x group_size completions)."""
+    max_minutes: float | None = None
+    """Stop cleanly after this many minutes of training (the final model is still written)."""
+    checkpoint_every: int = 25
+    """Write an atomic checkpoint every N steps (0: only the final model)."""
+    keep_checkpoints: int = 2
+    """Most recent checkpoints kept."""
+    samples_every: int = 1
+    """Write sample completions every N steps."""
+    samples_per_step: int = 4
+    """Completions written to samples.jsonl per sampled step."""
+    seed: int = 0
+    """Seed for data order, sampling and initialisation of any new weights."""
+
+    def validate(self) -> None:
+        n = self.prompts_per_step * self.group_size
+        if self.prompts_per_step < 1 or self.group_size < 1:
+            raise ConfigError("prompts_per_step and group_size must be >= 1")
+        if self.mode == "grpo" and self.group_size < 2:
+            raise ConfigError("group_size: GRPO needs at least 2 completions per prompt")
+        if self.temperature_schedule and len(self.temperature_schedule) != self.group_size:
+            raise ConfigError(f"temperature_schedule: has {len(self.temperature_schedule)} entries, "
+                              f"group_size is {self.group_size}")
+        if self.temperature < 0 or any(t <= 0 for t in self.temperature_schedule):
+            raise ConfigError("temperature: must be >= 0 (schedule entries > 0)")
+        if self.temperature == 0 and self.mode == "grpo":
+            raise ConfigError("temperature: 0 (greedy) gives identical group members; GRPO needs sampling")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("top_p: must be in (0, 1]")
+        mb = self.minibatch_size or n
+        if mb > n or n % mb:
+            raise ConfigError(f"minibatch_size: {mb} must divide the completions per step ({n})")
+        if self.grad_accum < 1 or mb % self.grad_accum:
+            raise ConfigError(f"grad_accum: {self.grad_accum} must divide minibatch_size ({mb})")
+        if self.mu < 1:
+            raise ConfigError("mu: must be >= 1")
+        if self.eps_low < 0 or self.eps_high < 0 or self.eps_low >= 1:
+            raise ConfigError("eps_low/eps_high: need 0 <= eps_low < 1 and eps_high >= 0")
+        if self.beta < 0:
+            raise ConfigError("beta: must be >= 0")
+        if self.lr <= 0:
+            raise ConfigError("lr: must be > 0")
+        if self.dynamic_sampling and self.mode == "best_of_n":
+            raise ConfigError("dynamic_sampling: only meaningful in grpo mode")
+        if self.engine == "vllm" and self.device == "cpu":
+            raise ConfigError("engine: vllm needs a GPU device (set device: cuda)")
+        if self.lora.enabled and self.deepspeed and "zero3" in self.deepspeed:
+            raise ConfigError("lora: LoRA with ZeRO-3 is not supported here; use zero2")
+        if not self.rewards:
+            raise ConfigError("rewards: need at least one objective")
+        if self.total_steps < 1:
+            raise ConfigError("total_steps: must be >= 1")
+        self.curriculum.validate()
+        if self.process_penalty > 0 and not any(r.verifier == "process" for r in self.rewards):
+            raise ConfigError("process_penalty: needs a rewards entry with verifier: process (weight may be 0)")
+        if self.checkpoint_every < 0:
+            raise ConfigError("checkpoint_every: must be >= 0")
+
+    @property
+    def completions_per_step(self) -> int:
+        return self.prompts_per_step * self.group_size
+
+    @property
+    def minibatch(self) -> int:
+        return self.minibatch_size or self.completions_per_step

@@ -1,0 +1,63 @@
+"""Multi-process training through accelerate (DeepSpeed ZeRO-2/3 when a DeepSpeed config is given).
+
+Launch: `accelerate launch --num_processes N scripts/03_train.py ... deepspeed=configs/deepspeed/zero2.json`.
+Each rank takes its share of every step's prompts (rows[rank::N]), rolls out and scores its own
+groups (groups never straddle ranks, so advantages are exact), and the update runs through the
+accelerate-prepared model/optimizer (gradients averaged across ranks). The main rank owns the
+stage directory: it runs `run_stage` (manifest, checkpoints, metrics); the other ranks wait for it
+to prepare the directory, then run the same body without writing anything.
+On a CPU-only machine: `DS_ACCELERATOR=cpu`, gloo backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def is_distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def make_accelerator(cfg):
+    from accelerate import Accelerator
+    from accelerate.utils import DeepSpeedPlugin
+
+    import json
+
+    plugin = None
+    if cfg.deepspeed:
+        ds = json.loads(Path(cfg.deepspeed).read_text())
+        # No dataloader goes through accelerate.prepare, so "auto" batch sizes are resolved here:
+        # one micro-batch per engine step; the trainer does its own accumulation via `grad_accum`
+        # (under DeepSpeed each micro-batch backward is an engine step, so keep grad_accum = 1).
+        ds["train_micro_batch_size_per_gpu"] = 1
+        ds["gradient_accumulation_steps"] = 1
+        if ds.get("gradient_clipping") == "auto":
+            ds["gradient_clipping"] = cfg.grad_clip
+        if isinstance(ds.get("bf16"), dict) and ds["bf16"].get("enabled") == "auto":
+            ds["bf16"]["enabled"] = cfg.dtype == "bfloat16"
+        plugin = DeepSpeedPlugin(hf_ds_config=ds)
+    return Accelerator(deepspeed_plugin=plugin, cpu=cfg.device == "cpu")
+
+
+def run_distributed(cfg, data_dir, out_dir, force: bool = False):
+    from pipeline import train
+    from pipeline.stage import StageContext, run_stage
+    from pipeline.manifest import load_manifest
+
+    acc = make_accelerator(cfg)
+    if acc.is_main_process:
+        def body(ctx):
+            acc.wait_for_everyone()  # release the other ranks: the directory is ready
+            return train.body(ctx, accelerator=acc)
+        m = run_stage(train.STAGE, out_dir, cfg, body, inputs={"dataset": data_dir}, force=force)
+        acc.wait_for_everyone()
+        return m
+    acc.wait_for_everyone()
+    data = Path(data_dir)
+    ctx = StageContext(train.STAGE, Path(out_dir), cfg, {"dataset": load_manifest(data)}, {"dataset": data.resolve()},
+                       resuming=(Path(out_dir) / "checkpoints").exists() and not force)
+    train.body(ctx, accelerator=acc)
+    acc.wait_for_everyone()
+    return None

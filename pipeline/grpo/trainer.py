@@ -1,0 +1,387 @@
+"""The GRPO loop, as named and timed phases.
+
+One step (prompts per step x group size = completions per step):
+  1. `prompts`    take `prompts_per_step` rows from the curriculum (seeded, resumable order);
+  2. `rollout`    sample `group_size` completions per prompt with the rollout engine
+                  (temperature, top-p, optional per-member temperature schedule);
+  3. `score`      score every completion with the registry's verifiers in worker processes and
+                  combine the weighted objectives; with dynamic sampling, groups whose rewards are
+                  all equal are replaced by fresh prompts (up to `max_refill_rounds` extra rounds);
+  4. `advantage`  group advantages (grpo | drgrpo | rloo), optional per-token process-reward credit;
+  5. `update`     `mu` epochs over shuffled minibatches; old log-probs are taken once before the
+                  first update (skipped when mu = 1 with one minibatch: then ratio = 1 exactly);
+                  reference log-probs only when beta > 0; gradient accumulation, clipping, LR
+                  schedule per optimizer step;
+  6. `log`        metrics to JSONL/TensorBoard, sample completions, atomic checkpoint every N steps.
+
+Variant choices (all from the config): PPO clip with asymmetric clip-higher (eps_low, eps_high);
+token-mean / sequence-mean-token-mean / Dr. GRPO constant aggregation; KL k1/k2/k3 with beta;
+overlong filtering masks truncated completions out of the loss; best_of_n mode replaces the policy
+gradient by SFT on the best completion of each group. Sampling seeds are a pure function of
+(seed, step, round), so a resumed run repeats exactly what the uninterrupted run would have done.
+
+    trainer = GRPOTrainer(cfg, model, tokenizer, curriculum, run_dir)
+    trainer.train()
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import math
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.grpo import checkpoint as ckpt
+from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
+from pipeline.grpo.batch import collate, completion_logprobs
+from pipeline.grpo.config import TrainConfig
+from pipeline.grpo.loss import aggregate, policy_loss
+from pipeline.grpo.metrics import MetricsLogger
+from pipeline.prompts import render_prompt
+from pipeline.rollout.base import SamplingParams, make_engine
+
+
+class Timer:
+    def __init__(self):
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+
+def make_scheduler(optimizer, cfg: TrainConfig, total_updates: int):
+    def factor(u: int) -> float:
+        if cfg.warmup_steps and u < cfg.warmup_steps:
+            return (u + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        frac = min(1.0, (u - cfg.warmup_steps) / max(1, total_updates - cfg.warmup_steps))
+        return 1.0 - frac if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class GRPOTrainer:
+    def __init__(self, cfg: TrainConfig, model, tokenizer, curriculum, run_dir: str | Path, scorer=None,
+                 ref_model=None, accelerator=None):
+        self.cfg, self.model, self.tok, self.curriculum = cfg, model, tokenizer, curriculum
+        self.run_dir = Path(run_dir)
+        self.acc = accelerator
+        self.is_main = accelerator is None or accelerator.is_main_process
+        self.ref_model = ref_model if cfg.beta > 0 else None
+        if scorer is None:
+            from pipeline.grpo.scoring import Scorer
+            scorer = Scorer(cfg.rewards, cfg.verifier_workers, cfg.verifier_deadline_s, cfg.reward_plugins)
+        self.scorer = scorer
+        self.updates_per_step = cfg.mu * (cfg.completions_per_step // cfg.minibatch)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.adam_betas),
+                                           weight_decay=cfg.weight_decay)
+        self.scheduler = make_scheduler(self.optimizer, cfg, cfg.total_steps * self.updates_per_step)
+        if accelerator is not None:
+            self.model, self.optimizer, self.scheduler = accelerator.prepare(self.model, self.optimizer,
+                                                                             self.scheduler)
+        self.engine = make_engine(cfg.engine, self._unwrapped(), tokenizer)
+        self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
+        self.step = 0
+
+    # -- state ------------------------------------------------------------------------------------
+    def _unwrapped(self):
+        return self.acc.unwrap_model(self.model) if self.acc is not None else self.model
+
+    def _deepspeed(self) -> bool:
+        return self.acc is not None and getattr(self.acc.state, "deepspeed_plugin", None) is not None
+
+    def state(self) -> dict[str, Any]:
+        # Under DeepSpeed the optimizer state is sharded across ranks; it is not saved here (a resumed
+        # DeepSpeed run restarts the Adam moments: documented limitation).
+        opt = None if self._deepspeed() else self.optimizer.state_dict()
+        return {"optimizer": opt, "scheduler": self.scheduler.state_dict(), "curriculum": self.curriculum.state_dict()}
+
+    def resume(self, ckpt_dir: Path) -> None:
+        """Restore optimizer, scheduler, RNG and data order (weights were loaded from ckpt_dir)."""
+        st = ckpt.load_trainer_state(ckpt_dir)
+        if st["optimizer"] is not None and not self._deepspeed():
+            self.optimizer.load_state_dict(st["optimizer"])
+        self.scheduler.load_state_dict(st["scheduler"])
+        self.curriculum.load_state_dict(st["curriculum"])
+        ckpt.set_rng_state(st["rng"])
+        self.step = int(st["step"])
+        self.logger.truncate_after(self.step)
+
+    def save(self) -> Path | None:
+        if not self.is_main:
+            return None
+        return ckpt.save_checkpoint(self.run_dir, self.step, self._unwrapped(), self.tok, self.state(),
+                                    keep=self.cfg.keep_checkpoints)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def train(self, progress: bool = True) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        bar = tqdm(total=cfg.total_steps, initial=self.step, desc="grpo", disable=not (progress and self.is_main),
+                   dynamic_ncols=True)
+        t_start, last = time.time(), {}
+        while self.step < cfg.total_steps:
+            if cfg.max_minutes is not None and time.time() - t_start > 60 * cfg.max_minutes:
+                bar.write(f"[train] time budget of {cfg.max_minutes} min reached at step {self.step}")
+                break
+            last = self.train_step(self.step + 1)
+            self.step += 1
+            bar.update(1)
+            bar.set_postfix(reward=f"{last.get('reward/mean', 0):.3f}", acc=f"{last.get('accuracy', 0):.2f}",
+                            len=f"{last.get('completion_len/mean', 0):.0f}")
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.save()
+        bar.close()
+        self.logger.close()
+        return last
+
+    def train_step(self, step: int) -> dict[str, Any]:
+        cfg, timer = self.cfg, Timer()
+        with timer.phase("prompts"):
+            rows = self._rows_for(step, cfg.prompts_per_step, 0)
+        groups, metrics = self._sample_and_score(rows, step, timer)
+        with timer.phase("advantage"):
+            rewards = torch.tensor([[s["reward_filled"] for s in g] for g in groups])  # (P, G)
+            zero_var = zero_variance_mask(rewards)  # (P,)
+            adv = group_advantages(rewards, cfg.advantage)  # (P, G)
+        flat = [s for g in groups for s in g]
+        adv_flat = adv.reshape(-1)  # (P*G,)
+        if cfg.process_penalty > 0:
+            adv_flat = self._token_credit(flat, adv_flat)  # (P*G, T)
+        with timer.phase("update"):
+            upd = self._update(flat, adv_flat, groups, step)
+        metrics.update(upd)
+        metrics["zero_variance_frac"] = float(zero_var.float().mean())
+        live = adv_flat[[s["trainable"] for s in flat]]
+        live = live if live.dim() == 1 else live[:, 0]
+        if live.numel():
+            metrics.update({"adv/mean": float(live.mean()), "adv/std": float(live.std()) if live.numel() > 1 else 0.0,
+                            "adv/min": float(live.min()), "adv/max": float(live.max())})
+        with timer.phase("log"):
+            if self.is_main and cfg.samples_every and step % cfg.samples_every == 0:
+                self.logger.samples(step, [{"id": s["row"].id, "prompt": s["row"].problem, "gold": s["row"].gold,
+                                            "completion": s["text"], "reward": s["reward"], "reasons": s["reasons"],
+                                            "finish_reason": s["finish"]} for s in flat[:: max(1, len(flat) // max(1, cfg.samples_per_step))][: cfg.samples_per_step]])
+        for k, v in timer.seconds.items():
+            metrics[f"time/{k}"] = v
+        metrics["time/step"] = sum(timer.seconds.values())
+        metrics["time/process_cpu_total"] = time.process_time()  # CPU seconds of this process so far (shared boxes)
+        metrics["lr"] = self.scheduler.get_last_lr()[0]
+        self.logger.log(step, metrics)
+        return metrics
+
+    # -- phases -----------------------------------------------------------------------------------
+    def _rows_for(self, step: int, n: int, round_: int) -> list:
+        rng = random.Random(f"{self.cfg.seed}/{step}/{round_}") if round_ else None
+        rows = self.curriculum.sample(step, n, rng) if rng else self.curriculum.sample(step, n)
+        if self.acc is not None and self.acc.num_processes > 1:
+            rows = rows[self.acc.process_index :: self.acc.num_processes]
+        return rows
+
+    def _temperatures(self) -> list[float]:
+        return list(self.cfg.temperature_schedule) or [self.cfg.temperature] * self.cfg.group_size
+
+    def _rollout(self, rows: list, step: int, round_: int) -> list[list[dict]]:
+        """G completions per row; members with the same temperature are sampled in one call."""
+        cfg = self.cfg
+        prompts = [render_prompt(self.tok, r.problem, cfg.template) for r in rows]
+        prompt_ids = self.engine.encode_prompts(prompts) if hasattr(self.engine, "encode_prompts") else \
+            [self.tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        temps = self._temperatures()
+        groups: list[list[dict | None]] = [[None] * cfg.group_size for _ in rows]
+        rank = self.acc.process_index if self.acc is not None else 0
+        for k, t in enumerate(sorted(set(temps))):
+            members = [j for j, tj in enumerate(temps) if tj == t]
+            seed = (cfg.seed * 1_000_003 + step * 1009 + round_ * 101 + k * 7 + rank * 7919) % (2**31)
+            params = SamplingParams(n=len(members), temperature=t, top_p=cfg.top_p,
+                                    max_new_tokens=cfg.max_new_tokens, seed=seed)
+            outs = self.engine.generate(prompts, params)
+            for i, comps in enumerate(outs):
+                for j, c in zip(members, comps):
+                    groups[i][j] = {"row": rows[i], "prompt_ids": prompt_ids[i], "ids": list(c.token_ids),
+                                    "text": c.text, "finish": c.finish_reason, "temp": t}
+        return groups  # type: ignore[return-value]
+
+    def _score(self, groups: list[list[dict]]) -> dict[str, int]:
+        flat = [s for g in groups for s in g]
+        scores = self.scorer.score([s["row"] for s in flat], [s["text"] for s in flat])
+        for i, s in enumerate(flat):
+            s["reward"] = scores.reward[i]
+            s["correct"] = scores.correct[i]
+            s["objectives"] = {k: v[i] for k, v in scores.per_objective.items()}
+            s["reasons"] = {k: v[i] for k, v in scores.reasons.items()}
+            s["first_false"] = scores.first_false[i] if scores.first_false else None
+        for g in groups:
+            judged = [s["reward"] for s in g if s["reward"] is not None]
+            fill = statistics.fmean(judged) if judged else 0.0
+            for s in g:
+                s["reward_filled"] = s["reward"] if s["reward"] is not None else fill
+                s["trainable"] = s["reward"] is not None and not (self.cfg.overlong_filter and s["finish"] == "length")
+        return scores.reason_counts()
+
+    def _sample_and_score(self, rows: list, step: int, timer: Timer) -> tuple[list[list[dict]], dict]:
+        cfg = self.cfg
+        with timer.phase("rollout"):
+            groups = self._rollout(rows, step, 0)
+        with timer.phase("score"):
+            reasons = collections.Counter(self._score(groups))
+        all_seen = [s for g in groups for s in g]  # metrics describe the first round (the policy's own)
+        refills = 0
+        for round_ in range(1, cfg.max_refill_rounds + 1 if cfg.dynamic_sampling else 1):
+            flat_idx = [i for i, g in enumerate(groups)
+                        if max(s["reward_filled"] for s in g) - min(s["reward_filled"] for s in g) <= 1e-8]
+            if not flat_idx:
+                break
+            with timer.phase("prompts"):
+                fresh = self._rows_for(step, len(flat_idx), round_)
+            with timer.phase("rollout"):
+                new = self._rollout(fresh, step, round_)
+            with timer.phase("score"):
+                reasons.update(self._score(new))
+            for i, g in zip(flat_idx, new):
+                if max(s["reward_filled"] for s in g) - min(s["reward_filled"] for s in g) > 1e-8:
+                    groups[i] = g
+                    refills += 1
+        return groups, self._rollout_metrics(all_seen, reasons, refills, timer)
+
+    def _rollout_metrics(self, flat: list[dict], reasons: dict, refills: int, timer: Timer) -> dict[str, float]:
+        lens = [len(s["ids"]) for s in flat]
+        judged = [s["reward"] for s in flat if s["reward"] is not None]
+        m = {"reward/mean": statistics.fmean(judged) if judged else 0.0,
+             "reward/std": statistics.pstdev(judged) if len(judged) > 1 else 0.0,
+             "accuracy": statistics.fmean(float(s["correct"]) for s in flat),
+             "completion_len/mean": statistics.fmean(lens), "completion_len/max": max(lens),
+             "completion_len/min": min(lens),
+             "truncation_rate": statistics.fmean(float(s["finish"] == "length") for s in flat),
+             "skipped_frac": 1.0 - len(judged) / len(flat), "refilled_groups": refills,
+             "tokens_per_s": sum(lens) / max(1e-9, timer.seconds["rollout"])}
+        for name in flat[0]["objectives"]:
+            vals = [s["objectives"][name] for s in flat if s["objectives"][name] is not None]
+            if vals:
+                m[f"reward/{name}/mean"] = statistics.fmean(vals)
+                m[f"reward/{name}/std"] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+        m.update({f"reason/{k}": v for k, v in reasons.items()})
+        return m
+
+    def _token_credit(self, flat: list[dict], adv: torch.Tensor) -> torch.Tensor:
+        """Per-token advantages: the process verifier's first false step (a character span) mapped to tokens."""
+        T = max(1, max(len(s["ids"]) for s in flat))
+        mask = torch.zeros(len(flat), T)  # (B, T)
+        spans = []
+        for b, s in enumerate(flat):
+            mask[b, : len(s["ids"])] = 1.0
+            span = s.get("first_false")
+            if span is None:
+                spans.append(None)
+                continue
+            ends = [len(self.tok.decode(s["ids"][: k + 1], skip_special_tokens=True)) for k in range(len(s["ids"]))]
+            first = next((k for k, e in enumerate(ends) if e > span[0]), len(ends))
+            last = next((k for k, e in enumerate(ends) if e >= span[1]), len(ends) - 1)
+            spans.append((first, last + 1))
+        return process_reward_adjustment(adv, mask, spans, self.cfg.process_penalty)  # (B, T)
+
+    # -- update -----------------------------------------------------------------------------------
+    def _update(self, flat: list[dict], adv: torch.Tensor, groups: list[list[dict]], step: int) -> dict[str, float]:
+        cfg = self.cfg
+        train_mask = torch.tensor([float(s["trainable"]) for s in flat])  # (B,)
+        if cfg.mode == "best_of_n":
+            best = torch.zeros(len(flat))
+            for gi, g in enumerate(groups):
+                j = max(range(len(g)), key=lambda k: g[k]["reward_filled"])
+                if g[j]["reward"] is not None and g[j]["reward"] > 0:
+                    best[gi * len(g) + j] = 1.0
+            train_mask = train_mask * best
+        batch = collate([s["prompt_ids"] for s in flat], [s["ids"] for s in flat], self.tok.pad_token_id)
+        batch.completion_mask = batch.completion_mask * train_mask[:, None]  # (B, T)
+        temps = torch.tensor([s["temp"] if s["temp"] > 0 else 1.0 for s in flat])  # (B,)
+        B = len(flat)
+        world = self.acc.num_processes if self.acc is not None else 1
+        mb_size = max(1, cfg.minibatch // world)  # per-rank share of a minibatch
+        on_policy = cfg.mu == 1 and mb_size >= B
+        old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(self.model, batch, temps)
+        ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
+        # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
+        # normalisers still count their tokens, so the gradient is exactly the full batch's.
+        active = train_mask > 0  # (B,)
+        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0:
+            active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))
+        if self.acc is not None:  # every rank must run the same number of backward passes (collectives)
+            active = torch.ones(B, dtype=torch.bool)
+        acc = collections.defaultdict(list)
+        self.model.train()
+        for _epoch in range(cfg.mu):
+            perm = torch.randperm(B, generator=gen)  # (B,)
+            for mb in perm.split(mb_size):
+                self._optimizer_step(batch, mb, active, adv, temps, old, ref, acc)
+        out = {k: statistics.fmean(v) for k, v in acc.items() if v}
+        out["trained_frac"] = float(train_mask.mean())
+        out["active_frac"] = float(active.float().mean())
+        return out
+
+    def _optimizer_step(self, batch, mb, active, adv, temps, old, ref, acc) -> None:
+        cfg = self.cfg
+        mask_mb = batch.completion_mask[mb]  # (b, T)
+        den = {"token_mean": float(mask_mb.sum().clamp(min=1.0)), "seq_mean_token_mean": float(len(mb)),
+               "constant": float(len(mb))}[cfg.loss_agg]
+        if cfg.mode == "best_of_n":
+            den = float(mask_mb.sum().clamp(min=1.0))
+        rows = mb[active[mb]]  # (b',) rows with a non-zero loss
+        for micro in (rows.split(max(1, len(mb) // cfg.grad_accum)) if rows.numel() else []):
+            sub = batch.select(micro)
+            if float(sub.completion_mask.sum()) == 0 and self.acc is None:
+                continue
+            T = sub.completion_ids.shape[1]
+            logp, ent = completion_logprobs(self.model, sub, temps[micro], with_entropy=True)  # (b, T)
+            m = sub.completion_mask.to(logp.device)  # (b, T)
+            if cfg.mode == "best_of_n":
+                loss = aggregate(-logp, m, "token_mean", denominator=den)
+                acc["loss"].append(float(loss))
+            else:
+                old_mb = logp.detach() if old is None else old[micro][:, :T].to(logp.device)
+                ref_mb = None if ref is None else ref[micro][:, :T].to(logp.device)
+                adv_mb = adv[micro] if adv.dim() == 1 else adv[micro][:, :T]  # (b,) or (b, T)
+                out = policy_loss(logp, old_mb, adv_mb.to(logp.device), m, cfg.eps_low, cfg.eps_high, cfg.beta,
+                                  ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den)
+                loss = out.loss
+                for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean"):
+                    acc[k].append(float(getattr(out, k)))
+            acc["entropy"].append(float((ent * m).sum() / m.sum().clamp(min=1.0)))
+            if self.acc is not None:
+                self.acc.backward(loss)
+            else:
+                loss.backward()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if cfg.grad_clip > 0:
+            clip = self.acc.clip_grad_norm_ if self.acc is not None else torch.nn.utils.clip_grad_norm_
+            norm = clip(params, cfg.grad_clip)  # DeepSpeed clips inside its engine and may return None
+            if norm is not None:
+                acc["grad_norm"].append(float(norm))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def _logprobs_nograd(self, model, batch, temps, chunk: int = 16) -> torch.Tensor:
+        """(B, T) log-probs under `model`, computed in chunks, no grad."""
+        B, T = batch.completion_ids.shape
+        out = torch.zeros(B, T)
+        for idx in torch.arange(B).split(chunk):
+            sub = batch.select(idx)
+            lp, _ = completion_logprobs(model, sub, temps[idx])  # (b, t)
+            out[idx, : lp.shape[1]] = lp.float().cpu()
+        return out

@@ -1,0 +1,43 @@
+"""Every shipped training config loads; validate() rejects contradictions naming the field."""
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError, load_config
+from pipeline.grpo.config import TrainConfig
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = ["train_embedded.yaml", "r1zero_qwen2.5_0.5b.yaml", "r1zero_qwen2.5_1.5b.yaml", "drgrpo_qwen2.5_math_7b.yaml"]
+
+
+@pytest.mark.parametrize("name", CONFIGS, ids=CONFIGS)
+def test_shipped_configs_load(name):
+    cfg = load_config(TrainConfig, REPO / "configs" / name, section="train")
+    assert cfg.completions_per_step == cfg.prompts_per_step * cfg.group_size
+    if cfg.deepspeed:
+        assert (REPO / cfg.deepspeed).exists()
+
+
+def test_drgrpo_recipe_settings():
+    cfg = load_config(TrainConfig, REPO / "configs/drgrpo_qwen2.5_math_7b.yaml", section="train")
+    assert (cfg.advantage, cfg.loss_agg, cfg.beta, cfg.engine) == ("drgrpo", "constant", 0.0, "vllm")
+
+
+BAD = [
+    ("group_of_one", ["group_size=1"], "group_size"),
+    ("schedule_length", ["group_size=4", "temperature_schedule=[0.7, 1.0]"], "temperature_schedule"),
+    ("minibatch_not_dividing", ["prompts_per_step=2", "group_size=4", "minibatch_size=3"], "minibatch_size"),
+    ("accum_not_dividing", ["prompts_per_step=2", "group_size=4", "minibatch_size=4", "grad_accum=3"], "grad_accum"),
+    ("greedy_grpo", ["temperature=0"], "temperature"),
+    ("vllm_on_cpu", ["engine=vllm", "device=cpu"], "engine"),
+    ("negative_beta", ["beta=-0.1"], "beta"),
+    ("unknown_field", ["warmup_step=3"], "Did you mean .warmup_steps"),
+    ("bad_advantage", ["advantage=ppo"], "advantage"),
+]
+
+
+@pytest.mark.parametrize("overrides,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_validate_rejects(overrides, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(TrainConfig, None, overrides)

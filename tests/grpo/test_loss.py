@@ -1,0 +1,98 @@
+"""Policy loss, clipping, aggregation and KL estimators against hand-computed values."""
+
+import math
+
+import pytest
+import torch
+
+from pipeline.grpo.loss import aggregate, entropy_from_logits, kl_estimate, policy_loss, sft_loss
+
+L15 = math.log(1.5)
+L05 = math.log(0.5)
+
+# (id, logp - old_logp, advantage, eps_low, eps_high, expected per-token loss, clip_low, clip_high)
+CLIP_CASES = [
+    ("ratio_one_positive_adv", 0.0, 1.0, 0.2, 0.28, -1.0, 0.0, 0.0),
+    ("clip_higher_caps_gain", L15, 1.0, 0.2, 0.28, -1.28, 0.0, 1.0),
+    ("symmetric_clip_caps_gain", L15, 1.0, 0.2, 0.2, -1.2, 0.0, 1.0),
+    ("clip_low_caps_negative", L05, -1.0, 0.2, 0.28, 0.8, 1.0, 0.0),
+    ("pessimistic_unclipped_for_negative_adv", L15, -1.0, 0.2, 0.28, 1.5, 0.0, 0.0),
+    ("small_ratio_positive_adv_unclipped", L05, 2.0, 0.2, 0.28, -1.0, 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("delta,adv,lo,hi,expected,clip_lo,clip_hi", [c[1:] for c in CLIP_CASES],
+                         ids=[c[0] for c in CLIP_CASES])
+def test_ppo_clip(delta, adv, lo, hi, expected, clip_lo, clip_hi):
+    old = torch.zeros(1, 2)
+    logp = old + delta
+    out = policy_loss(logp, old, torch.tensor([adv]), torch.ones(1, 2), eps_low=lo, eps_high=hi)
+    assert out.loss.item() == pytest.approx(expected, abs=1e-6)
+    assert out.clip_low_frac.item() == clip_lo and out.clip_high_frac.item() == clip_hi
+
+
+AGG_CASES = [
+    ("token_mean", "token_mean", None, 2.5),
+    ("seq_mean_token_mean", "seq_mean_token_mean", None, 3.0),
+    ("drgrpo_constant", "constant", 5, 1.0),
+]
+
+
+@pytest.mark.parametrize("mode,max_new,expected", [c[1:] for c in AGG_CASES], ids=[c[0] for c in AGG_CASES])
+def test_aggregation(mode, max_new, expected):
+    per_token = torch.tensor([[1.0, 2.0, 3.0], [4.0, 9.0, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    assert aggregate(per_token, mask, mode, max_new).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("mode", ["token_mean", "seq_mean_token_mean", "constant"])
+def test_accumulation_with_global_denominator_matches_full_batch(mode):
+    torch.manual_seed(0)
+    per_token = torch.randn(4, 5)
+    mask = (torch.rand(4, 5) > 0.3).float()
+    mask[:, 0] = 1
+    full = aggregate(per_token, mask, mode, 5)
+    den = {"token_mean": mask.sum().item(), "seq_mean_token_mean": 4.0, "constant": 4.0}[mode]
+    parts = sum(aggregate(per_token[i:i + 2], mask[i:i + 2], mode, 5, denominator=den) for i in (0, 2))
+    assert parts.item() == pytest.approx(full.item(), rel=1e-6)
+
+
+KL_CASES = [
+    ("k1", "k1", -math.log(2)),
+    ("k2", "k2", 0.5 * math.log(2) ** 2),
+    ("k3", "k3", 2 - math.log(2) - 1),
+]
+
+
+@pytest.mark.parametrize("est,expected", [c[1:] for c in KL_CASES], ids=[c[0] for c in KL_CASES])
+def test_kl_estimators(est, expected):
+    got = kl_estimate(torch.zeros(1, 1), torch.full((1, 1), math.log(2)), est)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_beta_adds_kl_and_needs_reference():
+    logp = torch.zeros(1, 2)
+    ref = torch.full((1, 2), math.log(2))
+    out = policy_loss(logp, logp, torch.tensor([0.0]), torch.ones(1, 2), beta=0.1, ref_logp=ref)
+    assert out.loss.item() == pytest.approx(0.1 * (1 - math.log(2)), rel=1e-6)
+    assert out.kl.item() == pytest.approx(1 - math.log(2), rel=1e-6)
+    with pytest.raises(ValueError, match="ref_logp"):
+        policy_loss(logp, logp, torch.tensor([0.0]), torch.ones(1, 2), beta=0.1)
+
+
+def test_gradient_is_policy_gradient_at_ratio_one():
+    logp = torch.zeros(1, 3, requires_grad=True)
+    out = policy_loss(logp, logp.detach(), torch.tensor([2.0]), torch.tensor([[1.0, 1.0, 0.0]]))
+    out.loss.backward()
+    assert logp.grad.tolist() == [[-1.0, -1.0, 0.0]]  # -A / n_tokens, zero on padding
+
+
+def test_per_token_advantages_accepted():
+    logp = torch.zeros(1, 2)
+    out = policy_loss(logp, logp, torch.tensor([[1.0, -3.0]]), torch.ones(1, 2))
+    assert out.loss.item() == pytest.approx(1.0)
+
+
+def test_entropy_uniform_and_sft():
+    assert entropy_from_logits(torch.zeros(1, 1, 4)).item() == pytest.approx(math.log(4))
+    assert sft_loss(torch.tensor([[-1.0, -3.0, -9.0]]), torch.tensor([[1.0, 1.0, 0.0]])).item() == pytest.approx(2.0)
