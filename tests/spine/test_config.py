@@ -61,6 +61,13 @@ def test_overrides_and_coercion(tmp_path):
     assert isinstance(cfg.optim.lr, float)
 
 
+def test_exponent_without_dot_is_a_float(tmp_path):
+    cfg = load_config(Top, write(tmp_path, "optim:\n  lr: 1e-3\n"), ["optim.lr=2e-5"])
+    assert cfg.optim.lr == 2e-5
+    with pytest.raises(ConfigError, match="optim.lr: expected a number, got 'fast'"):
+        load_config(Top, None, ["optim.lr=fast"])
+
+
 def test_override_typo_names_field(tmp_path):
     with pytest.raises(ConfigError, match="Did you mean 'steps'"):
         load_config(Top, None, ["step=4"])
