@@ -164,6 +164,8 @@ class GRPOTrainer:
             adv_flat = self._token_credit(flat, adv_flat)  # (P*G, T)
         with timer.phase("update"):
             upd = self._update(flat, adv_flat, groups, step)
+        with timer.phase("sync"):  # the next rollout samples from the updated policy (vLLM keeps its own copy)
+            self.engine.sync_weights(self._unwrapped())
         metrics.update(upd)
         metrics["zero_variance_frac"] = float(zero_var.float().mean())
         live = adv_flat[[s["trainable"] for s in flat]]
