@@ -36,13 +36,28 @@ def _order(manifests: dict[Path, object]) -> list[Path]:
     return done
 
 
+_HEADLINE = ("steps", "rows_in", "kept", "quarantined", "duplicates", "contaminated", "balanced",
+             "last/reward/mean", "last/accuracy", "completions_per_step")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "/"))
+        elif not isinstance(v, list):
+            out[key] = v
+    return out
+
+
 def _fmt_metrics(metrics: dict, limit: int = 8) -> str:
-    flat = []
-    for k, v in metrics.items():
-        if k in _SKIP_METRICS or isinstance(v, (dict, list)):
-            continue
-        flat.append(f"{k}={round(v, 4) if isinstance(v, float) else v}")
-    return ", ".join(flat[:limit])
+    """Headline scalars first; for evaluations, avg@n per model and benchmark."""
+    flat = {k: v for k, v in _flatten(metrics).items() if k not in _SKIP_METRICS}
+    keys = [k for k in _HEADLINE if k in flat] or [k for k in flat if k.endswith("/avg@n")]
+    keys = keys or list(flat)
+    fmt = (lambda v: round(v, 4) if isinstance(v, float) else v)
+    return ", ".join(f"{k.removeprefix('figures/')}={fmt(flat[k])}" for k in keys[: max(limit, 12)])
 
 
 def status(run_dir: Path, out=sys.stdout) -> int:
