@@ -12,30 +12,22 @@ See pipeline/train.py for what is read and written.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.config import ConfigError, load_config, load_yaml  # noqa: E402
+from pipeline.cli import section_config, stage_args  # noqa: E402
 from pipeline.grpo.config import TrainConfig  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, help="YAML file (a `train:` section or a bare TrainConfig)")
+def _data_arg(ap) -> None:
     ap.add_argument("--data", required=True, help="curate or difficulty stage output directory")
-    ap.add_argument("--out", required=True, help="output directory of the stage")
-    ap.add_argument("--force", action="store_true", help="start over even when output exists")
-    ap.add_argument("overrides", nargs="*", help="key=value overrides, e.g. total_steps=20")
-    args = ap.parse_args(argv)
-    try:
-        section = "train" if "train" in load_yaml(args.config) else None
-        cfg = load_config(TrainConfig, args.config, args.overrides, section=section)
-    except ConfigError as e:
-        print(f"config error: {e}", file=sys.stderr)
-        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = stage_args(__doc__, "train", "total_steps=20 lr=5e-6", argv, extra=_data_arg)
+    cfg = section_config(TrainConfig, "train", args)
     from pipeline.grpo.distributed import is_distributed, run_distributed
     from pipeline.train import run
 
