@@ -14,6 +14,9 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch.utils.checkpoint import checkpoint
+
+from pipeline.rollout.logprobs import decoder_and_head
 
 
 @dataclasses.dataclass
@@ -55,24 +58,47 @@ def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id
 
 
 def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float = 1.0,
-                        with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        with_entropy: bool = False, chunk_size: int = 32) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the completion tokens under `model` (logits divided by `temperature`).
 
     temperature: scalar or (B,). Returns logp (B, T) and, if asked, entropy (B, T) (no grad).
+    The vocabulary projection runs over `chunk_size` completion positions at a time and, under
+    autograd, is recomputed in backward (activation checkpointing), so the (B, T, V) logits and
+    their log-softmax are never held in memory at once.
     """
     dev = next(model.parameters()).device
     T = batch.completion_ids.shape[1]
-    out = model(input_ids=batch.input_ids.to(dev), attention_mask=batch.attention_mask.to(dev),
-                position_ids=batch.position_ids.to(dev), logits_to_keep=T + 1, use_cache=False)
-    logits = out.logits[:, :-1, :].float()  # (B, T, V)
-    temp = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
-    if temp.dim() == 1:
-        temp = temp[:, None, None]  # (B, 1, 1)
-    logits = logits / temp  # (B, T, V)
-    logsm = torch.log_softmax(logits, dim=-1)  # (B, T, V)
-    logp = logsm.gather(-1, batch.completion_ids.to(dev)[..., None]).squeeze(-1)  # (B, T)
-    ent = None
-    if with_entropy:
-        with torch.no_grad():
-            ent = -(logsm.exp() * logsm).sum(dim=-1)  # (B, T)
+    temp = torch.as_tensor(temperature, dtype=torch.float32, device=dev)
+    temp = temp[:, None, None] if temp.dim() == 1 else temp  # (B, 1, 1) or scalar
+    targets = batch.completion_ids.to(dev)  # (B, T)
+    inputs = dict(input_ids=batch.input_ids.to(dev), attention_mask=batch.attention_mask.to(dev),
+                  position_ids=batch.position_ids.to(dev), use_cache=False)
+    parts = decoder_and_head(model)
+    if parts is None:  # wrapped or soft-capped models: the model's own projection of the last T+1 positions
+        logits = model(**inputs, logits_to_keep=T + 1).logits[:, :-1, :]  # (B, T, V)
+        lp, ent = _token_stats(logits, targets, None, None, temp, with_entropy, project=False)
+        return lp, (ent if with_entropy else None)
+    decoder, head = parts
+    hidden = decoder(**inputs).last_hidden_state[:, -(T + 1):-1]  # (B, T, H): positions predicting completions
+    use_ckpt = torch.is_grad_enabled() and hidden.requires_grad
+    lps, ents = [], []
+    for s in range(0, T, chunk_size):
+        args = (hidden[:, s:s + chunk_size], targets[:, s:s + chunk_size], head.weight, getattr(head, "bias", None),
+                temp, with_entropy)
+        lp, ent = checkpoint(_token_stats, *args, use_reentrant=False) if use_ckpt else _token_stats(*args)
+        lps.append(lp)
+        ents.append(ent)
+    return torch.cat(lps, 1), (torch.cat(ents, 1) if with_entropy else None)
+
+
+def _token_stats(x: torch.Tensor, targets: torch.Tensor, weight, bias, temp: torch.Tensor, with_entropy: bool,
+                 project: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """x: hidden (B, C, H) (or logits (B, C, V) when not `project`), targets (B, C) -> logp (B, C), entropy (B, C)."""
+    logits = (torch.nn.functional.linear(x, weight, bias) if project else x).float() / temp  # (B, C, V)
+    logsm = torch.log_softmax(logits, dim=-1)  # (B, C, V)
+    logp = logsm.gather(-1, targets[..., None]).squeeze(-1)  # (B, C)
+    if not with_entropy:
+        return logp, torch.zeros_like(logp)
+    with torch.no_grad():
+        ent = -(logsm.exp() * logsm).sum(dim=-1)  # (B, C)
     return logp, ent
