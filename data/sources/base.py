@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from data.schema import Row
 
@@ -80,8 +80,13 @@ def record_to_source_row(rec: dict[str, Any], spec: SourceSpec, origin: str, ind
                split=spec.split, metadata=meta)
 
 
-def read_jsonl(path: Path, spec: SourceSpec) -> Iterator[Row | BadRecord]:
-    """Yield rows of a JSONL file; malformed lines become BadRecords naming file and line."""
+def read_jsonl(path: Path, spec: SourceSpec,
+               mapper: Callable[[dict], dict] | None = None) -> Iterator[Row | BadRecord]:
+    """Yield rows of a JSONL file; malformed lines become BadRecords naming file and line.
+
+    `mapper` turns a source's original record into the common fields (problem, answer, ...); a record
+    it cannot map is `malformed_record`, one that maps to no answer is `missing_answer`.
+    """
     n = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
@@ -93,6 +98,16 @@ def read_jsonl(path: Path, spec: SourceSpec) -> Iterator[Row | BadRecord]:
             except json.JSONDecodeError as e:
                 yield BadRecord(spec.label, origin, "malformed_json", str(e), line[:500])
                 continue
+            if mapper is not None:
+                try:
+                    rec = mapper(rec)
+                except (KeyError, TypeError, AttributeError) as e:
+                    yield BadRecord(spec.label, origin, "malformed_record", f"{type(e).__name__}: {e}", line[:500])
+                    continue
+                rec = {k: v for k, v in rec.items() if k != "source" and v is not None}
+                if "answer" not in rec:
+                    yield BadRecord(spec.label, origin, "missing_answer", "no gold answer in record", line[:500])
+                    continue
             yield record_to_source_row(rec, spec, origin, lineno - 1)
             n += 1
             if spec.limit is not None and n >= spec.limit:

@@ -16,13 +16,12 @@ pipeline.datadir). Options: `split` ("train" or "test", for gsm8k and math), `da
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from data.schema import Row
-from data.sources.base import BadRecord, SourceSpec, record_to_source_row
+from data.sources.base import BadRecord, SourceSpec, read_jsonl
 from pipeline.datadir import data_dir as _data_dir
 
 
@@ -105,29 +104,6 @@ def _default_split(bench: Bench, spec: SourceSpec) -> str:
     return split
 
 
-def _from_file(path: Path, spec: SourceSpec, mapper: Callable[[dict], dict] | None) -> Iterator[Row | BadRecord]:
-    n = 0
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-                rec = mapper(rec) if mapper else rec
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-                yield BadRecord(spec.label, origin, "malformed_record", f"{type(e).__name__}: {e}", line[:500])
-                continue
-            rec = {k: v for k, v in rec.items() if k not in ("source",) and v is not None}
-            if "answer" not in rec:
-                yield BadRecord(spec.label, origin, "missing_answer", "no gold answer in record", line[:500])
-                continue
-            yield record_to_source_row(rec, spec, origin, lineno - 1)
-            n += 1
-            if spec.limit is not None and n >= spec.limit:
-                return
-
-
 def _from_hub(bench: Bench, split: str, spec: SourceSpec) -> Iterator[Row | BadRecord]:
     from data.sources.hub import load_hub
 
@@ -158,7 +134,7 @@ def load_benchmark(key: str, spec: SourceSpec) -> Iterator[Row | BadRecord]:
         for sub, mapper in order:
             path = root / sub / f"{stem}.jsonl" if sub else root / f"{stem}.jsonl"
             if path.exists():
-                yield from _from_file(path, spec, mapper)
+                yield from read_jsonl(path, spec, mapper)
                 return
     yield from _from_hub(bench, split, spec)
 
