@@ -201,8 +201,7 @@ class GRPOTrainer:
         """G completions per row; members with the same temperature are sampled in one call."""
         cfg = self.cfg
         prompts = [render_prompt(self.tok, r.problem, cfg.template) for r in rows]
-        prompt_ids = self.engine.encode_prompts(prompts) if hasattr(self.engine, "encode_prompts") else \
-            [self.tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        prompt_ids = self.engine.encode_prompts(prompts)
         temps = self._temperatures()
         groups: list[list[dict | None]] = [[None] * cfg.group_size for _ in rows]
         rank = self.acc.process_index if self.acc is not None else 0

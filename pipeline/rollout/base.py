@@ -30,8 +30,17 @@ class Completion:
     logprobs: list[float] | None = None  # sampling log-probs of token_ids, when the engine returns them
 
 
+def encode_prompts(tokenizer, prompts: list[str], add_special_tokens: bool = False) -> list[list[int]]:
+    """Token ids of rendered prompts, exactly as every engine feeds them (and the trainer scores them)."""
+    enc = tokenizer(prompts, add_special_tokens=add_special_tokens)
+    return [list(ids) for ids in enc["input_ids"]]
+
+
 class RolloutEngine(Protocol):
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]: ...
+
+    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of each prompt exactly as the engine feeds them (`encode_prompts` above)."""
 
     def sync_weights(self, model) -> None:
         """Make the engine sample from `model`'s current weights (no-op when it shares them)."""

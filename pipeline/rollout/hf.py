@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from pipeline.rollout.base import Completion, SamplingParams
+from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
 from pipeline.rollout.kvcache import BufferCache
 from pipeline.rollout.logprobs import decoder_and_head
 from pipeline.rollout.sampling import make_generator, sample_next, validate_params
@@ -106,9 +106,7 @@ class HFEngine:
             p.copy_(src[name])  # casts to the copy's dtype
 
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        """Token ids of each prompt exactly as the engine feeds them (trainers should reuse this)."""
-        enc = self.tokenizer(prompts, add_special_tokens=self.add_special_tokens)
-        return [list(ids) for ids in enc["input_ids"]]
+        return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         validate_params(params)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from pipeline.rollout.base import Completion, SamplingParams
+from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
 from pipeline.rollout.sampling import validate_params
 
 
@@ -113,8 +113,7 @@ class VLLMEngine:
 
     # -- generation ------------------------------------------------------------------------------
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        enc = self.tokenizer(prompts, add_special_tokens=self.add_special_tokens)
-        return [list(ids) for ids in enc["input_ids"]]
+        return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
         validate_params(params)
