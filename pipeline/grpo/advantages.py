@@ -36,7 +36,9 @@ def group_advantages(rewards: torch.Tensor, kind: str = "grpo", eps: float = 1e-
         raise ValueError(f"rewards must be (P, G), got shape {tuple(rewards.shape)}")
     P, G = rewards.shape
     mean = rewards.mean(dim=1, keepdim=True)  # (P, 1)
-    centred = rewards - mean  # (P, G)
+    # Equal rewards give exactly 0: float rounding of the mean (8 x 1.05 -> 1.0500001) would otherwise
+    # leave ~1e-7 / eps = 1e-3 advantages that push on every token of a solved group.
+    centred = torch.where(zero_variance_mask(rewards)[:, None], 0.0, rewards - mean)  # (P, G)
     if kind == "grpo":
         if G < 2:
             return torch.zeros_like(rewards)

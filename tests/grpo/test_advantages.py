@@ -25,6 +25,13 @@ def test_group_advantages(rewards, kind, expected):
     assert torch.allclose(got, torch.tensor(expected), atol=1e-5), got
 
 
+@pytest.mark.parametrize("kind", ["grpo", "drgrpo", "rloo"])
+def test_equal_rewards_give_exactly_zero(kind):
+    """1.05 (correct + a 0.05 format credit) x 8: the float mean is 1.0500001; the advantage must still be 0."""
+    got = group_advantages(torch.full((2, 8), 1.05), kind)
+    assert bool((got == 0).all()), got
+
+
 def test_grpo_eps_in_denominator():
     got = group_advantages(torch.tensor([[1.0, 0.0]]), "grpo", eps=0.1)
     std = math.sqrt(0.5)
