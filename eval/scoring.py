@@ -34,16 +34,19 @@ class Scorer:
             self._pool = VerifierPool(workers=workers, deadline_s=deadline_s, deadlines=deadlines,
                                       plugins=list(plugins))
 
-    def score(self, items: Sequence[tuple[str, str, Any]]) -> list[VerifyResult]:
-        """items: [(verifier name, completion, gold)] -> results in order."""
+    def score(self, items: Sequence[tuple]) -> list[VerifyResult]:
+        """items: [(verifier name, completion, gold[, options])] -> results in order."""
+        full = [(it[0], it[1], it[2], dict(it[3]) if len(it) > 3 and it[3] else {}) for it in items]
         if self._pool is not None:
             from rewards.pool import ScoreItem
 
-            return self._pool.score_batch([ScoreItem(v, c, g) for v, c, g in items])
-        return [registry.get(v)(c, g) for v, c, g in items]
+            return self._pool.score_batch([ScoreItem(v, c, g, o) for v, c, g, o in full])
+        return [registry.get(v)(c, g, **o) for v, c, g, o in full]
 
     def score_rows(self, pairs: Sequence[tuple[Row, str]]) -> list[VerifyResult]:
-        return self.score([(row.verifier, completion, row.gold) for row, completion in pairs])
+        """Rows carry their own verifier options in metadata["verifier_options"] (as in training)."""
+        return self.score([(row.verifier, completion, row.gold, (row.metadata or {}).get("verifier_options"))
+                           for row, completion in pairs])
 
     def equivalent(self, a: str, b: str) -> bool:
         """Math-verified equivalence of two extracted answers (memoised; order as given)."""

@@ -25,6 +25,10 @@ Options (all keyword): `extract` (modes, default boxed/answer_tag/answer_is),
 `last_number_fallback` (False), `match_types` (None, or ["latex", "expr"]),
 `float_rounding` (6; alias `precision`), `numeric_precision` (15), `strict` (True),
 `allow_set_relation_comp` (False), `max_answer_chars`, `max_nesting`, `hedge` (True),
+`require_evaluated` (False: when the gold is a plain number, an answer that is still an arithmetic
+expression over numbers, `18 - 14` for 4, is refused with reason `unevaluated` instead of letting sympy
+do the arithmetic; the procedural source sets it on its rows, where restating the problem was the reward
+hack a 135M policy found),
 `language` (accepted, ignored). Unknown options raise TypeError.
 
 The function is deterministic, thread-safe, picklable by name and never evals model text.
@@ -73,6 +77,7 @@ class MathOptions:
     max_answer_chars: int = mn.MAX_ANSWER_CHARS
     max_nesting: int = mn.MAX_NESTING
     hedge: bool = True
+    require_evaluated: bool = False
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> "MathOptions":
@@ -190,6 +195,8 @@ def verify_math(completion: str, gold: Any, **options: Any) -> VerifyResult:
     if mn.canon(answer) == mn.canon(g.text):
         return _result(1.0, Reason.OK, answer, source=ex.source, path="exact")
     number = mn.fast_number(answer)
+    if opts.require_evaluated and g.number is not None and _unevaluated(answer, g.number[0]):
+        return _result(0.0, UNEVALUATED, answer, source=ex.source)
     if number is not None and g.number is not None and not (number[1] or g.number[1]):
         ok = number[0] == g.number[0]
         return _result(1.0 if ok else 0.0, Reason.OK if ok else Reason.WRONG, answer, source=ex.source, path="fraction")
@@ -198,6 +205,25 @@ def verify_math(completion: str, gold: Any, **options: Any) -> VerifyResult:
     if not pred:
         return _result(0.0, Reason.PARSE_ERROR, answer, source=ex.source)
     return _compare(g, pred, answer, opts, ex.source, check_relation=True)
+
+
+UNEVALUATED = "unevaluated"  # reason: arithmetic left for the verifier to do (require_evaluated)
+_NUM = r"\d+(?:\.\d+)?"
+_BINARY_OP = re.compile(rf"{_NUM}\s*\)?\s*(?:[-+*/\u00d7\u00f7\u00b7]|\\times|\\cdot|\\div)\s*\(?\s*-?\s*{_NUM}")
+_FRACTION = re.compile(r"\\[dt]?frac")
+
+
+def _unevaluated(answer: str, gold: Fraction) -> bool:
+    """An arithmetic expression over numbers (`18 - 14`, `3 \times 4`, `(9+1)`) given for a plain-number gold;
+    for an integer gold a fraction (`\frac{8}{2}`, `8/2`) counts too. A single signed number, a fraction for
+    a fractional gold, thousands separators, units and percent signs are not expressions. In a relation only
+    the last side counts: `2 + 2 = 4` states the result, `x = 18 - 14` does not."""
+    answer = answer.rsplit("=", 1)[-1]
+    if _BINARY_OP.search(answer):
+        if gold.denominator != 1 and re.fullmatch(rf"\s*-?\s*{_NUM}\s*/\s*{_NUM}\s*", answer):
+            return False  # 3/4 for gold 0.75 is a number, not a computation
+        return True
+    return gold.denominator == 1 and bool(_FRACTION.search(answer))
 
 
 def _fallback_parse(region: str, g: ParsedGold, opts: MathOptions) -> VerifyResult:

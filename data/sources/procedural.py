@@ -152,9 +152,13 @@ def load_procedural(spec: SourceSpec) -> Iterator[Row]:
     levels = [int(x) for x in opts.get("levels", [1, 2, 3, 4, 5])]
     tasks = sorted(TASKS) if task == "mix" else [task]
     n = min(n, spec.limit) if spec.limit is not None else n
+    # The problem *is* a computation: restating it ("the answer is 18 - 14") must not score (math verifier).
+    verifier_options = {"require_evaluated": True} if spec.verifier == "math" else {}
     for i in range(n):
         t, level = tasks[i % len(tasks)], levels[(i // len(tasks)) % len(levels)]
         problem, gold = generate(t, level, seed, i)
+        meta = {"task": t, "level": level, "seed": seed, "origin": f"procedural:{t}:L{level}:seed{seed}#{i}"}
+        if verifier_options:
+            meta["verifier_options"] = dict(verifier_options)
         yield Row(id=f"{spec.label}/{t}/{seed}/{i}", problem=problem, verifier=spec.verifier, gold=gold,
-                  source=spec.label, split=spec.split,
-                  metadata={"task": t, "level": level, "seed": seed, "origin": f"procedural:{t}:L{level}:seed{seed}#{i}"})
+                  source=spec.label, split=spec.split, metadata=meta)

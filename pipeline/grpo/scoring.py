@@ -40,7 +40,7 @@ class Scores:
         return dict(c)
 
 
-NOT_ANSWERED = ("no_answer", "parse_error", "hedge")
+NOT_ANSWERED = ("no_answer", "parse_error", "hedge", "unevaluated")  # no format credit for restating the problem
 
 
 def objective_name(spec: RewardSpec) -> str:
@@ -71,8 +71,9 @@ class Scorer:
             name = objective_name(spec)
             key = json.dumps([spec.verifier, spec.options], sort_keys=True, default=str)
             if key not in done:
-                items = [ScoreItem(row.verifier if spec.verifier == "row" else spec.verifier, text, row.gold,
-                                   dict(spec.options)) for row, text in zip(rows, texts)]
+                items = [ScoreItem(row.verifier, text, row.gold, {**_row_options(row), **spec.options})
+                         if spec.verifier == "row" else ScoreItem(spec.verifier, text, row.gold, dict(spec.options))
+                         for row, text in zip(rows, texts)]
                 done[key] = self.pool.score_batch(items)
             results = done[key]
             if spec.signal == "answered":
@@ -86,6 +87,12 @@ class Scorer:
             if spec.verifier == "row":
                 correct = [c or (r.score is not None and r.score >= 1.0) for c, r in zip(correct, results)]
         return Scores(combine(self.specs, per_obj, len(texts)), per_obj, reasons, correct, first_false)
+
+
+def _row_options(row) -> dict:
+    """A row's own verifier options (metadata["verifier_options"], e.g. require_evaluated on procedural rows)."""
+    meta = row.get("metadata") if isinstance(row, dict) else getattr(row, "metadata", None)
+    return dict((meta or {}).get("verifier_options") or {})
 
 
 def _span(ff) -> tuple[int, int] | None:

@@ -137,6 +137,25 @@ def test_expressions(pred, gold, expected):
     check(pred, gold, expected)
 
 
+# require_evaluated: for a plain-number gold the answer must be the number, not the arithmetic restated.
+UNEVALUATED = [("18 - 14", "4", False), ("29 - 48 - 42", "-61", False), ("12 \\times 3", "36", False),
+               ("(9+1)", "10", False), ("\\frac{8}{2}", "4", False), ("8/2", "4", False),
+               ("x = 18 - 14", "4", False), ("1 - 1/4", "0.75", False),
+               ("4", "4", True), ("-61", "-61", True), ("- 5", "-5", True), ("2+2=4", "4", True),
+               ("x = 4", "4", True), ("3/4", "0.75", True), ("-\\frac{3}{4}", "-0.75", True),
+               ("7,425,000", "7425000", True), ("28\\%", "28", True), ("2+2=5", "4", False)]
+
+
+@table("unevaluated", UNEVALUATED)
+def test_require_evaluated(pred, gold, expected):
+    r = verify_math(box(pred), gold, require_evaluated=True)
+    assert r.score == (1.0 if expected else 0.0), (pred, gold, r)
+    if not expected and "=" not in pred.replace("x =", ""):
+        assert r.reason == "unevaluated", r
+    if any(op in pred for op in "+-/") and "=" not in pred and not pred.startswith(("-", "3/4")):
+        assert verify_math(box(pred), gold).score == 1.0  # off by default: math-verify's own behaviour
+
+
 OPTIONS = [
     ("precision4", "0.3333", "\\frac13", {"float_rounding": 4}, True),
     ("precision_alias", "0.3333", "\\frac13", {"precision": 4}, True),
