@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -65,13 +66,15 @@ def run_ours(args, probs) -> list[float]:
                       max_new_tokens=args.max_new, temperature=1.0, top_p=1.0, lr=1e-6, mu=1, beta=0.0,
                       total_steps=args.steps, checkpoint_every=0, samples_every=0, verifier_workers=1,
                       rewards=[RewardSpec(verifier="bench_dense")], reward_plugins=["benchmarks.bench_reward"],
-                      seed=0)
+                      seed=0, mixed_precision="bf16" if args.precision == "bf16" else "no",
+                      rollout_dtype="bfloat16" if args.precision == "bf16" else None)
     if hasattr(cfg, "validate"):
         cfg.validate()
     model, tok = load_model_and_tokenizer("embedded")
     rows = [Row(id=f"bench/{i}", problem=p, verifier="math", gold=g, source="bench") for i, (p, g) in enumerate(probs)]
     cur = Curriculum.from_dataset(rows, CurriculumConfig(bucket_by="none"))
     times, cpus = [], []
+    args.rollout_tps = []
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = GRPOTrainer(cfg, model, tok, cur, run_dir)
         for step in range(1, args.steps + 1):
@@ -79,6 +82,7 @@ def run_ours(args, probs) -> list[float]:
             m = trainer.train_step(step)
             times.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
+            args.rollout_tps.append(m["tokens_per_s"])
             print(f"  ours step {step}: {times[-1]:.2f} s (cpu {cpus[-1]:.2f} s)  reward {m.get('reward/mean', float('nan')):.3f}  "
                   f"len {m.get('completion_len/mean', float('nan')):.1f}  active {m.get('active_frac', float('nan')):.2f}  "
                   + " ".join(f"{k[5:]}={v:.2f}" for k, v in m.items() if k.startswith("time/")), flush=True)
@@ -122,7 +126,7 @@ def run_trl(args, probs) -> list[float]:
         cfg = GRPOConfig(output_dir=out, per_device_train_batch_size=len(probs) * args.group,
                          num_generations=args.group, gradient_accumulation_steps=1, max_completion_length=args.max_new,
                          max_steps=args.steps, num_iterations=1, beta=0.0, learning_rate=1e-6, temperature=1.0,
-                         top_p=1.0, use_cpu=True, bf16=False, report_to="none", save_strategy="no", logging_steps=1,
+                         top_p=1.0, use_cpu=True, bf16=args.precision == "bf16", report_to="none", save_strategy="no", logging_steps=1,
                          disable_tqdm=True, seed=0, dataloader_num_workers=0)
         trainer = GRPOTrainer(model=model, reward_funcs=gold_reward, args=cfg, train_dataset=data,
                               processing_class=tok, callbacks=[timer])
@@ -140,12 +144,33 @@ def summary(name: str, measured: tuple[list[float], list[float]]) -> tuple[float
     return mean, cpu
 
 
+def roofline(args) -> None:
+    """Our rollout tokens/s (steps after the first) against the compute bound R / (2 * n_params) tokens/s,
+    R = this CPU's measured matmul rate in the rollout's dtype (benchmarks/bench_rollout.py)."""
+    import torch
+
+    from bench_rollout import matmul_gflops
+    from pipeline.models import load_model_and_tokenizer
+
+    model, _ = load_model_and_tokenizer("embedded")
+    n_params = sum(p.numel() for p in model.parameters())
+    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    rate = matmul_gflops(1024, 1024, 1024, dtype=dtype)
+    bound = rate * 1e9 / (2 * n_params)
+    tps = statistics.mean(args.rollout_tps[1:] or args.rollout_tps)
+    print(f"rollout (ours): {tps:.0f} tokens/s; roofline {bound:.0f} tokens/s from a measured {str(dtype)[6:]} matmul "
+          f"rate of {rate:.0f} GFLOP/s (1024^3) and 2 x {n_params / 1e6:.1f}M FLOP/token -> {tps / bound:.1%} of it")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--group", type=int, default=4)
     ap.add_argument("--max-new", type=int, default=64)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: both trainers compute in bfloat16 (ours: mixed_precision=bf16 + bf16 rollout copy; "
+                         "TRL: bf16=True, autocast for generation and update)")
     ap.add_argument("--only", choices=["ours", "trl"], default=None)
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads for both trainers (on a shared, oversubscribed CPU 1 is far faster than 2)")
@@ -158,10 +183,12 @@ def main(argv: list[str] | None = None) -> int:
 
     probs = problems(args.prompts)
     print(f"workload: {args.prompts} prompts x group {args.group} = {args.prompts * args.group} completions/step, "
-          f"max {args.max_new} new tokens, {args.steps} steps, mu=1, beta=0; torch {torch.__version__}, "
+          f"max {args.max_new} new tokens, {args.steps} steps, mu=1, beta=0, precision {args.precision}; torch {torch.__version__}, "
           f"trl {trl.__version__}, threads {torch.get_num_threads()}", flush=True)
     ours = summary("ours", run_ours(args, probs)) if args.only in (None, "ours") else None
     theirs = summary("trl", run_trl(args, probs)) if args.only in (None, "trl") else None
+    if ours:
+        roofline(args)
     if ours and theirs:
         print(f"speed-up (TRL s/step / our s/step): {theirs[0] / ours[0]:.2f}x wall-clock, {theirs[1] / ours[1]:.2f}x "
               f"CPU-seconds  (target >= 3x; on a CPU shared with other jobs trust the CPU-seconds ratio more)")

@@ -15,7 +15,9 @@ import dataclasses
 
 import torch
 from torch.utils.checkpoint import checkpoint
+from transformers import DynamicCache
 
+from pipeline.grpo.fused_logprob import linear_logprob
 from pipeline.rollout.logprobs import decoder_and_head
 
 
@@ -58,13 +60,17 @@ def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id
 
 
 def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float = 1.0,
-                        with_entropy: bool = False, chunk_size: int = 32) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        with_entropy: bool = False, chunk_size: int = 32,
+                        share_prefix: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the completion tokens under `model` (logits divided by `temperature`).
 
     temperature: scalar or (B,). Returns logp (B, T) and, if asked, entropy (B, T) (no grad).
     The vocabulary projection runs over `chunk_size` completion positions at a time and, under
     autograd, is recomputed in backward (activation checkpointing), so the (B, T, V) logits and
     their log-softmax are never held in memory at once.
+    share_prefix: rows with identical prompts (a GRPO group) run their prompt through the model once;
+    its keys/values are expanded to the rows and the completions attend to them (gradients flow back
+    through the shared prompt). Same log-probs, (G-1)/G of the prompt compute saved.
     """
     dev = next(model.parameters()).device
     T = batch.completion_ids.shape[1]
@@ -79,7 +85,19 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
         lp, ent = _token_stats(logits, targets, None, None, temp, with_entropy, project=False)
         return lp, (ent if with_entropy else None)
     decoder, head = parts
-    hidden = decoder(**inputs).last_hidden_state[:, -(T + 1):-1]  # (B, T, H): positions predicting completions
+    shared = _shared_prefix_hidden(decoder, batch, dev) if share_prefix else None
+    hidden = shared if shared is not None else decoder(**inputs).last_hidden_state[:, -(T + 1):-1]  # (B, T, H)
+    bias = getattr(head, "bias", None)
+    if bias is None:  # fused head: no (B, T, V) tensor kept, logits recomputed once in backward
+        B, _, H = hidden.shape
+        x = hidden / temp if temp.dim() else hidden / float(temp)  # (B, T, H): logits / t == (h / t) W^T
+        lps, ents = [], []
+        for s in range(0, T, chunk_size):
+            xc, tc = x[:, s:s + chunk_size], targets[:, s:s + chunk_size]  # (B, C, H), (B, C)
+            lp, ent = linear_logprob(xc.reshape(-1, H), head.weight, tc.reshape(-1), with_entropy)
+            lps.append(lp.view(B, -1))
+            ents.append(ent.view(B, -1))
+        return torch.cat(lps, 1), (torch.cat(ents, 1) if with_entropy else None)
     use_ckpt = torch.is_grad_enabled() and hidden.requires_grad
     lps, ents = [], []
     for s in range(0, T, chunk_size):
@@ -89,6 +107,35 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
         lps.append(lp)
         ents.append(ent)
     return torch.cat(lps, 1), (torch.cat(ents, 1) if with_entropy else None)
+
+
+def _shared_prefix_hidden(decoder, batch: Batch, dev) -> torch.Tensor | None:
+    """Hidden states (B, T, H) predicting each completion token, running each distinct prompt once.
+
+    None when every row has its own prompt (nothing to share)."""
+    P, T = batch.prompt_len, batch.completion_ids.shape[1]
+    if P == 0:
+        return None
+    key = torch.cat([batch.input_ids[:, :P], batch.attention_mask[:, :P]], dim=1)  # (B, 2P): ids and padding
+    uniq, owner = torch.unique(key, dim=0, return_inverse=True)  # (U, 2P), (B,)
+    if uniq.shape[0] == batch.input_ids.shape[0]:
+        return None
+    first = torch.zeros(uniq.shape[0], dtype=torch.long).scatter_(0, owner, torch.arange(len(owner)))  # (U,) any member
+    cache = DynamicCache()
+    h_prompt = decoder(input_ids=batch.input_ids[first, :P].to(dev), attention_mask=batch.attention_mask[first, :P].to(dev),
+                       position_ids=batch.position_ids[first, :P].to(dev), past_key_values=cache,
+                       use_cache=True).last_hidden_state  # (U, P, H)
+    owner = owner.to(dev)
+    h_first = h_prompt[:, -1][owner][:, None]  # (B, 1, H): predicts the first completion token
+    if T == 1:
+        return h_first
+    rows = DynamicCache()
+    for i, layer in enumerate(cache.layers):
+        rows.update(layer.keys[owner], layer.values[owner], i)  # (B, heads, P, D) each
+    h_rest = decoder(input_ids=batch.input_ids[:, P:P + T - 1].to(dev), attention_mask=batch.attention_mask[:, :P + T - 1].to(dev),
+                     position_ids=batch.position_ids[:, P:P + T - 1].to(dev), past_key_values=rows,
+                     use_cache=True).last_hidden_state  # (B, T - 1, H)
+    return torch.cat([h_first, h_rest], dim=1)  # (B, T, H)
 
 
 def _token_stats(x: torch.Tensor, targets: torch.Tensor, weight, bias, temp: torch.Tensor, with_entropy: bool,

@@ -92,7 +92,9 @@ class GRPOTrainer:
         if accelerator is not None:
             self.model, self.optimizer, self.scheduler = accelerator.prepare(self.model, self.optimizer,
                                                                              self.scheduler)
-        self.engine = make_engine(cfg.engine, self._unwrapped(), tokenizer)
+        engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
+        self.engine = make_engine(cfg.engine, self._unwrapped(), tokenizer, **engine_opts)
+        self._share_prefix = cfg.share_prompt_prefix and not cfg.gradient_checkpointing
         self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
         self.step = 0
 
@@ -162,7 +164,7 @@ class GRPOTrainer:
         adv_flat = adv.reshape(-1)  # (P*G,)
         if cfg.process_penalty > 0:
             adv_flat = self._token_credit(flat, adv_flat)  # (P*G, T)
-        with timer.phase("update"):
+        with timer.phase("update"), self._update_attention():
             upd = self._update(flat, adv_flat, groups, step)
         with timer.phase("sync"):  # the next rollout samples from the updated policy (vLLM keeps its own copy)
             self.engine.sync_weights(self._unwrapped())
@@ -347,7 +349,9 @@ class GRPOTrainer:
             if float(sub.completion_mask.sum()) == 0 and self.acc is None:
                 continue
             T = sub.completion_ids.shape[1]
-            logp, ent = completion_logprobs(self.model, sub, temps[micro], with_entropy=True)  # (b, T)
+            with self._precision():
+                logp, ent = completion_logprobs(self.model, sub, temps[micro], with_entropy=True,
+                                                share_prefix=self._share_prefix)  # (b, T)
             m = sub.completion_mask.to(logp.device)  # (b, T)
             if cfg.mode == "best_of_n":
                 loss = aggregate(-logp, m, "token_mean", denominator=den)
@@ -376,6 +380,30 @@ class GRPOTrainer:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
+    @contextlib.contextmanager
+    def _update_attention(self):
+        """Switch the attention kernel for the update (cfg.update_attention), restoring the rollout's after."""
+        model, impl = self._unwrapped(), self.cfg.update_attention
+        device = next(model.parameters()).device.type
+        if impl == "auto":
+            impl = "eager" if device == "cpu" else "model"
+        current = getattr(getattr(model, "config", None), "_attn_implementation", None)
+        if impl == "model" or current is None or current == impl or not hasattr(model, "set_attn_implementation"):
+            yield
+            return
+        model.set_attn_implementation(impl)
+        try:
+            yield
+        finally:
+            model.set_attn_implementation(current)
+
+    def _precision(self):
+        """autocast(bfloat16) for forward passes when mixed_precision is bf16 (the loss is taken in float32)."""
+        if self.cfg.mixed_precision != "bf16":
+            return contextlib.nullcontext()
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device_type=device, dtype=torch.bfloat16)
+
     @torch.no_grad()
     def _logprobs_nograd(self, model, batch, temps, chunk: int = 16) -> torch.Tensor:
         """(B, T) log-probs under `model`, computed in chunks, no grad."""
@@ -383,6 +411,7 @@ class GRPOTrainer:
         out = torch.zeros(B, T)
         for idx in torch.arange(B).split(chunk):
             sub = batch.select(idx)
-            lp, _ = completion_logprobs(model, sub, temps[idx])  # (b, t)
+            with self._precision():
+                lp, _ = completion_logprobs(model, sub, temps[idx], share_prefix=self._share_prefix)  # (b, t)
             out[idx, : lp.shape[1]] = lp.float().cpu()
         return out

@@ -79,3 +79,49 @@ def test_answered_signal_and_shared_scoring():
     assert s.reward == [pytest.approx(1.2), pytest.approx(0.2), 0.0, None]
     assert s.correct == [True, False, False, False]
     assert s.reason_counts()["outcome/no_answer"] == 1
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+def test_shared_prefix_matches_full_batch_values_and_gradients(tiny_model_dir, attn):
+    """Groups sharing a prompt: running the prompt once gives the same log-probs and the same gradients."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.set_attn_implementation(attn)
+    prompts = [[10, 11, 12, 13]] * 3 + [[20, 21]] * 2  # two groups, left-padded against each other
+    comps = [[30, 31, 32], [33], [34, 35], [40, 41, 42, 43], []]
+    batch = collate(prompts, comps, pad_id=0)
+    temps = torch.tensor([1.0, 1.0, 1.0, 0.7, 0.7])
+    grads = []
+    for share in (False, True):
+        model.zero_grad()
+        lp, _ = completion_logprobs(model, batch, temps, share_prefix=share)
+        (lp * batch.completion_mask).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        if share:
+            assert torch.allclose(lp * batch.completion_mask, want, atol=1e-5)
+        want = lp.detach() * batch.completion_mask
+    assert torch.allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+
+
+def test_procedural_rows_refuse_restated_arithmetic_in_training_and_eval():
+    """The reward hack a 135M policy found ("The answer is $18 - 14$." for 4) scores 0 on procedural rows, through
+    the real verifier, in both the trainer's scorer and the evaluation scorer; a computed answer still scores 1."""
+    from data.sources.base import SourceSpec
+    from data.sources.procedural import load_procedural
+    from eval.scoring import Scorer as EvalScorer
+    from pipeline.grpo.scoring import Scorer
+
+    row = next(load_procedural(SourceSpec(kind="procedural", name="p", options={"task": "arithmetic", "n": 1,
+                                                                                  "levels": [2]})))
+    expr = row.problem.split("$")[1].replace("\\times", "*")
+    texts = [f"The answer is ${expr}$.", f"${expr} = {row.gold}$. The answer is ${row.gold}$."]
+    scorer = Scorer([RewardSpec(verifier="row"), RewardSpec(verifier="row", weight=0.05, signal="answered")],
+                    workers=1)
+    try:
+        s = scorer.score([row, row], texts)
+    finally:
+        scorer.close()
+    assert s.reasons["outcome"] == ["unevaluated", "ok"] and s.reward == [0.0, pytest.approx(1.05)]
+    ev = EvalScorer(workers=0)
+    assert [r.reason for r in ev.score_rows([(row, t) for t in texts])] == ["unevaluated", "ok"]

@@ -17,6 +17,8 @@ VARIANTS = [
                                     "loss_agg=seq_mean_token_mean"]),
     ("lora_best_of_n_checkpointing_overlong", ["overlong_filter=true", "lora.enabled=true", "lora.r=4", "mode=best_of_n",
                                       "gradient_checkpointing=true", "advantage=drgrpo", "loss_agg=constant"]),
+    ("bf16_autocast_bf16_rollout_eager_update", ["mixed_precision=bf16", "rollout_dtype=bfloat16",
+                                                 "update_attention=eager", "share_prompt_prefix=true"]),
     ("process_token_credit", ["process_penalty=0.5", "reward_plugins=[tests.grpo.toy_rewards]",
                               "rewards=[{verifier: toy_parity, weight: 1.0}, {verifier: process, weight: 0.0}]"]),
 ]
