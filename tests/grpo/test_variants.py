@@ -15,7 +15,7 @@ VARIANTS = [
                                     "dynamic_sampling=true",
                                     "temperature_schedule=[0.7, 1.0, 1.0, 1.3]", "advantage=rloo",
                                     "loss_agg=seq_mean_token_mean"]),
-    ("lora_best_of_n_checkpointing_overlong", ["overlong_filter=true", "lora.enabled=true", "lora.r=4", "mode=best_of_n",
+    ("lora_best_of_n_checkpointing_overlong", ["overlong_filter=true", "dynamic_sampling=false", "lora.enabled=true", "lora.r=4", "mode=best_of_n",
                                       "gradient_checkpointing=true", "advantage=drgrpo", "loss_agg=constant"]),
     ("bf16_autocast_bf16_rollout_eager_update", ["mixed_precision=bf16", "rollout_dtype=bfloat16",
                                                  "update_attention=eager", "share_prompt_prefix=true"]),
