@@ -45,8 +45,9 @@ class Scorer:
 
     def score_rows(self, pairs: Sequence[tuple[Row, str]]) -> list[VerifyResult]:
         """Rows carry their own verifier options in metadata["verifier_options"] (as in training)."""
-        return self.score([(row.verifier, completion, row.gold, (row.metadata or {}).get("verifier_options"))
-                           for row, completion in pairs])
+        from rewards.combine import row_fields
+
+        return self.score([(row.verifier, completion, row.gold, row_fields(row)[2]) for row, completion in pairs])
 
     def equivalent(self, a: str, b: str) -> bool:
         """Math-verified equivalence of two extracted answers (memoised; order as given)."""

@@ -60,14 +60,15 @@ class Reward:
     results: dict[str, VerifyResult]  # objective name -> raw verifier result (outcome, format_r1, process...)
 
 
-def _row_fields(row: Any) -> tuple[str, Any, dict]:
+def row_fields(row: Any) -> tuple[str, Any, dict]:
+    """(verifier key, gold, the row's own verifier options) of a Row or a plain dict row."""
     if isinstance(row, dict):
         return row["verifier"], row.get("gold", row.get("tests")), dict(row.get("options") or {})
-    return row.verifier, row.gold, dict((row.metadata or {}).get("verifier_options") or {})
+    return row.verifier, row.gold, dict((getattr(row, "metadata", None) or {}).get("verifier_options") or {})
 
 
 def _items(spec: RewardSpec, row: Any, completion: str) -> ScoreItem | None:
-    verifier, gold, row_opts = _row_fields(row)
+    verifier, gold, row_opts = row_fields(row)
     if spec.name == OUTCOME:
         return ScoreItem(verifier, completion, gold, {**row_opts, **spec.options})
     if spec.name == OVERLONG:

@@ -60,6 +60,7 @@ class Scorer:
         self.pool.close()
 
     def score(self, rows: Sequence[Any], texts: Sequence[str]) -> Scores:
+        from rewards.combine import row_fields
         from rewards.pool import ScoreItem
 
         per_obj: dict[str, list[float | None]] = {}
@@ -71,7 +72,7 @@ class Scorer:
             name = objective_name(spec)
             key = json.dumps([spec.verifier, spec.options], sort_keys=True, default=str)
             if key not in done:
-                items = [ScoreItem(row.verifier, text, row.gold, {**_row_options(row), **spec.options})
+                items = [ScoreItem(row.verifier, text, row.gold, {**row_fields(row)[2], **spec.options})
                          if spec.verifier == "row" else ScoreItem(spec.verifier, text, row.gold, dict(spec.options))
                          for row, text in zip(rows, texts)]
                 done[key] = self.pool.score_batch(items)
@@ -87,12 +88,6 @@ class Scorer:
             if spec.verifier == "row":
                 correct = [c or (r.score is not None and r.score >= 1.0) for c, r in zip(correct, results)]
         return Scores(combine(self.specs, per_obj, len(texts)), per_obj, reasons, correct, first_false)
-
-
-def _row_options(row) -> dict:
-    """A row's own verifier options (metadata["verifier_options"], e.g. require_evaluated on procedural rows)."""
-    meta = row.get("metadata") if isinstance(row, dict) else getattr(row, "metadata", None)
-    return dict((meta or {}).get("verifier_options") or {})
 
 
 def _span(ff) -> tuple[int, int] | None:
