@@ -4,7 +4,7 @@
 
 `guarded(main)` runs a script's `main()` and turns the errors a user can fix (a missing,
 incomplete or tampered input manifest; an invalid config) into one clear line on stderr and
-exit status 2, instead of a traceback.
+exit status 2, instead of a traceback; it first applies `allocator.tune_allocator()`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Callable, TypeVar
 
+from pipeline.allocator import tune_allocator
 from pipeline.config import ConfigError, load_config, load_yaml
 from pipeline.manifest import ManifestError
 
@@ -20,6 +21,7 @@ T = TypeVar("T")
 
 
 def guarded(main: Callable[[], int]) -> int:
+    tune_allocator()
     try:
         return main()
     except ManifestError as e:

@@ -90,7 +90,7 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
     bias = getattr(head, "bias", None)
     if bias is None:  # fused head: no (B, T, V) tensor kept, logits recomputed once in backward
         B, _, H = hidden.shape
-        x = hidden / temp if temp.dim() else hidden / float(temp)  # (B, T, H): logits / t == (h / t) W^T
+        x = (hidden / temp).to(hidden.dtype) if temp.dim() else hidden / float(temp)  # (B, T, H): logits/t == (h/t) W^T
         lps, ents = [], []
         for s in range(0, T, chunk_size):
             xc, tc = x[:, s:s + chunk_size], targets[:, s:s + chunk_size]  # (B, C, H), (B, C)

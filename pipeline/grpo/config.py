@@ -142,9 +142,12 @@ class TrainConfig:
     # -- engine and systems
     engine: Literal["transformers", "vllm"] = "transformers"
     """Rollout engine: transformers (CPU/GPU) or vllm (GPU, colocated, weights synced each step)."""
-    mixed_precision: Literal["no", "bf16"] = "no"
+    mixed_precision: Literal["no", "bf16", "bf16_master"] = "no"
     """bf16: the update's forward/backward runs under torch.autocast(bfloat16) (weights, gradients and
-    AdamW state stay in `dtype`), as TRL/accelerate's `bf16=True`; ~2x on CPUs with AMX/AVX512-BF16."""
+    AdamW state stay in `dtype`), as TRL/accelerate's `bf16=True`; ~2x on CPUs with AMX/AVX512-BF16.
+    bf16_master: forward, backward and rollouts run on a bfloat16 copy of the model (bf16 activations and
+    gradients, as DeepSpeed's bf16 mode); gradients are added into float32 master weights, which AdamW
+    updates and checkpoints save (pipeline/grpo/precision.py). Faster than autocast (no per-op casts)."""
     share_prompt_prefix: bool = True
     """Update: run each group's prompt once and let its G completions attend to the shared keys/values
     (exact same log-probs and gradients; off under gradient checkpointing)."""
@@ -156,6 +159,9 @@ class TrainConfig:
     """transformers engine: sample from a private copy of the policy in this dtype, refreshed after every
     update (as vLLM samples in bf16); the trainer still scores the samples in its own precision. None: sample
     with the policy itself."""
+    native_rollout: bool = True
+    """transformers engine: sample through the lean Llama-family forward (pipeline/rollout/native.py: fused
+    projections, pre-packed bf16 weights) when the architecture is supported; the model's forward otherwise."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
     lora: LoraConfig = dataclasses.field(default_factory=LoraConfig)
@@ -213,6 +219,11 @@ class TrainConfig:
             raise ConfigError("dynamic_sampling: only meaningful in grpo mode")
         if self.engine == "vllm" and self.device == "cpu":
             raise ConfigError("engine: vllm needs a GPU device (set device: cuda)")
+        if self.mixed_precision == "bf16_master" and self.dtype != "float32":
+            raise ConfigError("mixed_precision: bf16_master keeps float32 master weights; set dtype: float32")
+        if self.mixed_precision == "bf16_master" and self.deepspeed:
+            raise ConfigError("mixed_precision: bf16_master is not for DeepSpeed runs (set bf16 in the DeepSpeed "
+                              "config instead)")
         if self.rollout_dtype is not None and self.engine != "transformers":
             raise ConfigError("rollout_dtype: only for the transformers engine (vLLM has its own dtype)")
         if self.lora.enabled and self.deepspeed and "zero3" in self.deepspeed:

@@ -16,7 +16,10 @@ dominates the step, so the loop here
   4. runs under `torch.inference_mode`, keeps outputs in preallocated tensors, and touches
      Python per step only for stop strings (decoding a short window of the newest tokens);
   5. optionally (`dtype="bfloat16"`) samples from a bf16 copy of the policy, refreshed from the
-     policy at every call: bf16 matmuls are several times faster on CPUs with AMX / AVX512-BF16.
+     policy at every call: bf16 matmuls are several times faster on CPUs with AMX / AVX512-BF16;
+  6. for Llama-family models (Llama, Mistral, Qwen2, Qwen3) runs prefill and decode through
+     `native.NativeDecoder` (fused projections, pre-packed bf16 weights, a lean attention) instead of
+     the model's forward; other models, or `native=False`, use the model's own forward.
 Sampling (`sampling.py`) follows vLLM's temperature -> top-k -> top-p order; temperature 0 is
 greedy. All draws come from one private generator seeded with `params.seed`, so the same seed,
 prompts and model give the same samples. `benchmarks/bench_rollout.py` compares against
@@ -35,6 +38,7 @@ from transformers import DynamicCache
 from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
 from pipeline.rollout.kvcache import BufferCache
 from pipeline.rollout.logprobs import decoder_and_head
+from pipeline.rollout.native import NativeDecoder
 from pipeline.rollout.sampling import make_generator, sample_next, validate_params
 
 
@@ -63,17 +67,24 @@ class HFEngine:
         `generate` call (one cast-copy of the weights, ~0.1 s for 135M parameters), so it can never be stale. On
         CPUs with AMX/AVX512-BF16 bf16 matmuls run several times faster than float32; the samples then come from
         a bf16-rounded policy (as with vLLM in bf16), while the trainer scores them in its own dtype.
+    native: use `NativeDecoder` when the architecture is supported (its weights, in `dtype` or the model's,
+        are re-fused from the policy at every `generate` call; no private model copy is kept then). `native_reason`
+        says why not when it is not used.
     num_threads: torch intra-op threads while generating (None: leave the process setting). On a CPU shared
         with other busy processes 1 thread can be several times faster than 2 (threads wait on each other).
     """
 
     def __init__(self, model, tokenizer, *, return_logprobs: bool = False, prefill_chunk_tokens: int = 4096,
                  max_batch_rows: int | None = None, add_special_tokens: bool = False, num_threads: int | None = None,
-                 dtype: str | None = None):
+                 dtype: str | None = None, native: bool = True):
         self.source = model
         self.dtype = getattr(torch, dtype) if dtype else None
         self.model = model
-        if self.dtype is not None and next(model.parameters()).dtype != self.dtype:
+        self.native, self.native_reason = (NativeDecoder.build(model, self.dtype) if native
+                                           else (None, "native=False"))
+        if self.native is not None:
+            self.dtype = None  # the native decoder holds its own weights in the compute dtype
+        elif self.dtype is not None and next(model.parameters()).dtype != self.dtype:
             import copy
 
             self.model = copy.deepcopy(model).to(self.dtype).eval()
@@ -95,7 +106,7 @@ class HFEngine:
         """Sample from `model`'s current weights: shared module (dtype None) or refreshed private copy."""
         self.source = model
         if self.dtype is None:
-            self.model = model
+            self.model = model  # (the native decoder re-reads `self.source` at every generate call)
         else:
             self._refresh_copy()
 
@@ -115,7 +126,9 @@ class HFEngine:
         prompt_ids = self.encode_prompts(prompts)
         if any(len(p) == 0 for p in prompt_ids):
             raise ValueError("empty prompt: every prompt must encode to at least one token")
-        if self.dtype is not None:
+        if self.native is not None:
+            self.native.load(self.source, batch_hint=len(prompts) * params.n)
+        elif self.dtype is not None:
             self._refresh_copy()
         device = next(self.model.parameters()).device
         gen = make_generator(params.seed, device)
@@ -167,6 +180,19 @@ class HFEngine:
                 results[i] = (kv, r, lens[r], logits[r])
         return results
 
+    def _prefill_cache(self, prompt_ids: list[list[int]], n: int, capacity: int, device) -> tuple[BufferCache, torch.Tensor]:
+        """Model-forward prefill laid out as the decode batch: (cache of len(prompt_ids) * n rows, logits (B, V))."""
+        pre = self._prefill(prompt_ids, device)
+        width = max(len(p) for p in prompt_ids)
+        # KV parts in prompt order (one single-row part per prompt keeps assembly simple and exact)
+        parts = []
+        for i in range(len(prompt_ids)):
+            kv, r, ln, _ = pre[i]
+            parts.append(([(k[r : r + 1], v[r : r + 1]) for k, v in kv], [ln]))
+        cache = BufferCache.from_prefill(parts, n, width, capacity)
+        logits = torch.stack([pre[i][3] for i in range(len(prompt_ids))]).repeat_interleave(n, dim=0).float()
+        return cache, logits
+
     def _last_logits(self, ids, mask, pos, cache) -> torch.Tensor:
         """Next-token logits (U, V) at the last position only. Projects a contiguous (U, H) hidden state with
         the output head ourselves: `logits_to_keep=1` hands the head a strided 3D view, which in bf16 on CPU
@@ -184,16 +210,10 @@ class HFEngine:
         n, max_new = params.n, params.max_new_tokens
         lens = [len(p) for p in prompt_ids]
         width = max(lens)
-        pre = self._prefill(prompt_ids, device)
-        # KV parts in prompt order (one single-row part per prompt keeps assembly simple and exact)
-        parts = []
-        for i in range(len(prompt_ids)):
-            kv, r, ln, _ = pre[i]
-            parts.append(([(k[r : r + 1], v[r : r + 1]) for k, v in kv], [ln]))
-        cache = BufferCache.from_prefill(parts, n, width, width + max_new)
-        del parts
-        logits = torch.stack([pre[i][3] for i in range(len(prompt_ids))]).repeat_interleave(n, dim=0).float()
-        del pre
+        if self.native is not None:
+            cache, logits = self.native.prefill(prompt_ids, n, width + max_new, self.pad_id, self.prefill_chunk_tokens)
+        else:
+            cache, logits = self._prefill_cache(prompt_ids, n, width + max_new, device)
         rows_total = len(prompt_ids) * n
         row_len = torch.tensor(lens, device=device).repeat_interleave(n)  # (B,) real prompt lengths
         attn = torch.zeros((rows_total, width + max_new), dtype=torch.long, device=device)
@@ -230,8 +250,11 @@ class HFEngine:
             mask = state.attn[:, : cur + 1]
             mask[:, cur] = 1
             pos = (state.row_len + step)[:, None]  # (B_live, 1) position of the token being fed
-            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
-                                use_cache=True).logits[:, -1].float()  # (B_live, V)
+            if self.native is not None:
+                logits = self.native.step(nxt, pos[:, 0], mask, cache)  # (B_live, V)
+            else:
+                logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos,
+                                    past_key_values=cache, use_cache=True).logits[:, -1].float()  # (B_live, V)
         return self._completions(prompt_ids, n, tokens_out, lp_out, gen_len, reason, params.stop)
 
     def _stop_hits(self, tokens_out, rows, step, stops, window, device) -> torch.Tensor:

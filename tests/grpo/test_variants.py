@@ -1,5 +1,6 @@
 """Trainer variants end to end on the tiny model (one short run each): off-policy epochs with KL and accumulation,
-dynamic sampling, overlong filtering, per-member temperatures; LoRA with best-of-N and gradient checkpointing."""
+dynamic sampling, overlong filtering, per-member temperatures; LoRA with best-of-N and gradient checkpointing;
+bf16 compute with float32 master weights (with KL and accumulation; with LoRA and checkpointing)."""
 
 import json
 
@@ -19,6 +20,10 @@ VARIANTS = [
                                       "gradient_checkpointing=true", "advantage=drgrpo", "loss_agg=constant"]),
     ("bf16_autocast_bf16_rollout_eager_update", ["mixed_precision=bf16", "rollout_dtype=bfloat16",
                                                  "update_attention=eager", "share_prompt_prefix=true"]),
+    ("bf16_master_offpolicy_kl_accum", ["mixed_precision=bf16_master", "rollout_dtype=null", "mu=2",
+                                        "minibatch_size=4", "grad_accum=2", "beta=0.05", "native_rollout=false"]),
+    ("bf16_master_lora_checkpointing", ["mixed_precision=bf16_master", "lora.enabled=true", "lora.r=4",
+                                        "gradient_checkpointing=true"]),
     ("process_token_credit", ["process_penalty=0.5", "reward_plugins=[tests.grpo.toy_rewards]",
                               "rewards=[{verifier: toy_parity, weight: 1.0}, {verifier: process, weight: 0.0}]"]),
 ]

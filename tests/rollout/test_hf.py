@@ -1,4 +1,7 @@
-"""HFEngine on a tiny random Llama: equals model.generate when greedy, honours seeds, EOS, stop strings, lengths."""
+"""HFEngine on a tiny random Llama: equals model.generate when greedy, honours seeds, EOS, stop strings, lengths.
+
+Every behaviour test runs twice: through the native Llama-family forward (the default for this model) and
+through the model's own forward (`native=False`, the path every other architecture takes)."""
 
 import pytest
 import torch
@@ -17,6 +20,11 @@ def tiny(tiny_model_dir):
     return model, tok
 
 
+@pytest.fixture(params=[True, False], ids=["native", "model_forward"])
+def native(request):
+    return request.param
+
+
 def _reference_greedy(model, tok, prompt: str, max_new: int) -> list[int]:
     enc = tok([prompt], return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
@@ -26,9 +34,9 @@ def _reference_greedy(model, tok, prompt: str, max_new: int) -> list[int]:
     return ids[: ids.index(tok.eos_token_id) + 1] if tok.eos_token_id in ids else ids
 
 
-def test_greedy_matches_model_generate_per_prompt(tiny):
+def test_greedy_matches_model_generate_per_prompt(tiny, native):
     model, tok = tiny
-    groups = HFEngine(model, tok).generate(PROMPTS, SamplingParams(n=2, temperature=0, max_new_tokens=12))
+    groups = HFEngine(model, tok, native=native).generate(PROMPTS, SamplingParams(n=2, temperature=0, max_new_tokens=12))
     assert len(groups) == len(PROMPTS) and all(len(g) == 2 for g in groups)
     for prompt, group in zip(PROMPTS, groups):
         ref = _reference_greedy(model, tok, prompt, 12)  # unpadded, one prompt at a time
@@ -37,9 +45,9 @@ def test_greedy_matches_model_generate_per_prompt(tiny):
         assert group[0].finish_reason == ("stop" if ref[-1] == tok.eos_token_id else "length")
 
 
-def test_seed_reproducible_and_seed_sensitive(tiny):
+def test_seed_reproducible_and_seed_sensitive(tiny, native):
     model, tok = tiny
-    eng = make_engine("transformers", model, tok)
+    eng = make_engine("transformers", model, tok, native=native)
     p = SamplingParams(n=3, temperature=1.0, top_p=0.9, top_k=50, max_new_tokens=10, seed=7)
     a = [[c.token_ids for c in g] for g in eng.generate(PROMPTS, p)]
     b = [[c.token_ids for c in g] for g in eng.generate(PROMPTS, p)]
@@ -51,17 +59,17 @@ def test_seed_reproducible_and_seed_sensitive(tiny):
 
 
 @pytest.mark.parametrize("max_batch_rows", [None, 2, 5], ids=["all", "rows2", "rows5"])
-def test_batching_does_not_change_greedy_results(tiny, max_batch_rows):
+def test_batching_does_not_change_greedy_results(tiny, native, max_batch_rows):
     model, tok = tiny
     p = SamplingParams(n=2, temperature=0, max_new_tokens=8)
-    base = [[c.token_ids for c in g] for g in HFEngine(model, tok).generate(PROMPTS, p)]
-    got = [[c.token_ids for c in g] for g in HFEngine(model, tok, max_batch_rows=max_batch_rows).generate(PROMPTS, p)]
+    base = [[c.token_ids for c in g] for g in HFEngine(model, tok, native=native).generate(PROMPTS, p)]
+    got = [[c.token_ids for c in g] for g in HFEngine(model, tok, native=native, max_batch_rows=max_batch_rows).generate(PROMPTS, p)]
     assert got == base
 
 
-def test_eos_stops_and_is_included(tiny):
+def test_eos_stops_and_is_included(tiny, native):
     model, tok = tiny
-    eng = HFEngine(model, tok)
+    eng = HFEngine(model, tok, native=native)
     free = eng.generate(PROMPTS[:1], SamplingParams(temperature=0, max_new_tokens=10))[0][0]
     assert free.finish_reason == "length" and len(free.token_ids) == 10
     eng.eos_ids = [free.token_ids[3]]  # pretend the 4th greedy token is EOS
@@ -71,9 +79,9 @@ def test_eos_stops_and_is_included(tiny):
     assert got.finish_reason == "stop"
 
 
-def test_stop_string_cuts_text_and_finishes(tiny):
+def test_stop_string_cuts_text_and_finishes(tiny, native):
     model, tok = tiny
-    eng = HFEngine(model, tok)
+    eng = HFEngine(model, tok, native=native)
     free = eng.generate(PROMPTS[3:], SamplingParams(temperature=0, max_new_tokens=16))[0][0]
     stop = free.text[len(free.text) // 2 : len(free.text) // 2 + 2]
     assert stop, f"greedy text too short to pick a stop string: {free.text!r}"
@@ -85,9 +93,9 @@ def test_stop_string_cuts_text_and_finishes(tiny):
     assert stop in tok.decode(got.token_ids)
 
 
-def test_sampling_logprobs_match_teacher_forced_logprobs(tiny):
+def test_sampling_logprobs_match_teacher_forced_logprobs(tiny, native):
     model, tok = tiny
-    eng = HFEngine(model, tok, return_logprobs=True)
+    eng = HFEngine(model, tok, native=native, return_logprobs=True)
     groups = eng.generate(PROMPTS, SamplingParams(n=2, temperature=1.0, max_new_tokens=9, seed=0))
     comps = [c for g in groups for c in g]
     prompt_ids = [p for p in eng.encode_prompts(PROMPTS) for _ in range(2)]
@@ -110,7 +118,7 @@ def test_invalid_params_name_the_field(tiny, bad, field):
 
 def test_bf16_copy_is_refreshed_from_the_source_model(tiny):
     model, tok = tiny
-    eng = HFEngine(model, tok, dtype="bfloat16")
+    eng = HFEngine(model, tok, dtype="bfloat16", native=False)
     assert eng.model is not model and next(eng.model.parameters()).dtype == torch.bfloat16
     p = SamplingParams(n=2, temperature=1.0, max_new_tokens=6, seed=3)
     first = [[c.token_ids for c in g] for g in eng.generate(PROMPTS, p)]

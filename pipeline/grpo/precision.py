@@ -1,0 +1,61 @@
+"""bf16 compute with float32 master weights (`mixed_precision: bf16_master`).
+
+The trainer's model stays float32 and is what AdamW updates, what checkpoints save and what the manifest
+points to (the master). A bfloat16 copy of it (the compute model) runs the update's forward and backward
+and the rollouts: activations, the residual stream and gradients are bf16, as under DeepSpeed's bf16 mode or
+FSDP's `param_dtype=bfloat16`. After each backward the bf16 gradients are added into float32 `.grad`s on
+the master (so gradient accumulation, clipping and AdamW run in float32), and after each optimizer step
+the compute copy is refreshed from the master (one cast-copy of the weights).
+
+Against `mixed_precision: bf16` (torch.autocast over float32 weights, TRL/accelerate's `bf16=True`) this
+drops the per-op casts of weights and activations and halves the activation memory traffic; float
+buffers (RoPE inverse frequencies) stay float32 in the copy, as in the master.
+
+    mp = Bf16Master(model)          # mp.compute: the bf16 copy
+    loss_fn(mp.compute).backward(); mp.accumulate_grads(); optimizer.step(); mp.sync()
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+
+def bf16_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A bfloat16 deep copy of `model` whose float buffers keep their dtype (RoPE frequencies)."""
+    out = copy.deepcopy(model).to(torch.bfloat16)
+    src = dict(model.named_buffers())
+    for name, buf in out.named_buffers():
+        if name in src and src[name].is_floating_point() and buf.dtype != src[name].dtype:
+            buf.data = src[name].detach().clone()
+    return out
+
+
+class Bf16Master:
+    """A float32 master model and its bf16 compute copy, parameters paired by name."""
+
+    def __init__(self, master: torch.nn.Module):
+        self.master = master
+        self.compute = bf16_copy(master)
+        comp = dict(self.compute.named_parameters())
+        self.pairs = [(p, comp[name]) for name, p in master.named_parameters()]
+        for pm, pc in self.pairs:
+            pc.requires_grad_(pm.requires_grad)
+
+    def accumulate_grads(self) -> None:
+        """Add the compute copy's gradients into the master's float32 `.grad`s and clear them."""
+        for pm, pc in self.pairs:
+            if pc.grad is None:
+                continue
+            if pm.grad is None:
+                pm.grad = pc.grad.to(pm.dtype)
+            else:
+                pm.grad.add_(pc.grad)
+            pc.grad = None
+
+    @torch.no_grad()
+    def sync(self) -> None:
+        """Refresh the compute copy from the master (after an optimizer step or a resume)."""
+        for pm, pc in self.pairs:
+            pc.copy_(pm)
