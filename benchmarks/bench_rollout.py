@@ -1,5 +1,8 @@
 """Rollout speed on the embedded model: HFEngine vs `model.generate`, against a matmul roofline.
 
+HFEngine samples through its native Llama-family forward (pipeline/rollout/native.py) by default;
+`--model-forward` adds rows for the same engine through the model's own forward (native=False).
+
 Roofline: we measure this CPU's torch.matmul rate R (GFLOP/s, float32, on a square product big
 enough to reach the BLAS peak, and on the decode-shaped product (B x hidden) @ (hidden x ffn)).
 Decoding one token costs about 2 * n_params FLOPs (every weight is used once in a multiply-add;
@@ -16,6 +19,7 @@ RNG use), so lengths differ a little: compare tokens/s, not seconds.
 
     python benchmarks/bench_rollout.py                          # 16 prompts x 4 samples x 128 tokens
     python benchmarks/bench_rollout.py --prompts 8 --n 8 --max-new 96 --threads 1 --bf16
+    python benchmarks/bench_rollout.py --prompts 8 --n 4 --max-new 64 --bf16 --model-forward --skip-generate
 """
 
 from __future__ import annotations
@@ -69,11 +73,11 @@ def count_generated(gen_ids, eos_ids: set[int]) -> int:
     return total
 
 
-def bench_ours(model, tok, prompts, args, dtype: str | None = None) -> tuple[float, int, float]:
+def bench_ours(model, tok, prompts, args, dtype: str | None = None, native: bool = True) -> tuple[float, int, float]:
     from pipeline.rollout.base import SamplingParams
     from pipeline.rollout.hf import HFEngine
 
-    eng = HFEngine(model, tok, dtype=dtype)
+    eng = HFEngine(model, tok, dtype=dtype, native=native)
     eng.generate(prompts[:2], SamplingParams(n=2, max_new_tokens=4, seed=0))  # warm-up (and the bf16 copy)
     params = SamplingParams(n=args.n, temperature=1.0, top_p=1.0, max_new_tokens=args.max_new, seed=0)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -103,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--skip-generate", action="store_true", help="only time HFEngine")
     ap.add_argument("--bf16", action="store_true", help="also time HFEngine with a bfloat16 sampling copy")
+    ap.add_argument("--model-forward", action="store_true",
+                    help="also time HFEngine through the model's own forward (native=False; rows marked -native / -n)")
     args = ap.parse_args(argv)
     import torch
 
@@ -135,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bf16 matmul rate: {bf16_rate:.1f} GFLOP/s (1024^3) -> bf16 roofline {bf16_rate * 1e9 / (2 * n_params):.0f}"
               f" tokens/s (fractions below stay relative to the float32 roofline)")
         rows.append(("HFEngine bf16", *bench_ours(model, tok, prompts, args, dtype="bfloat16")))
+        if args.model_forward:
+            rows.append(("HFEngine bf16 -n", *bench_ours(model, tok, prompts, args, dtype="bfloat16", native=False)))
+    if args.model_forward:
+        rows.insert(1, ("HFEngine -native", *bench_ours(model, tok, prompts, args, native=False)))
     if not args.skip_generate:
         rows.append(("model.generate", *bench_generate(model, tok, prompts, args, set(eos_token_ids(model, tok)))))
     for name, dt, ntok, cpu in rows:

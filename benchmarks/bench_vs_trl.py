@@ -1,7 +1,7 @@
 """Seconds per GRPO step: our trainer vs TRL's GRPOTrainer, identical work, one run, on the CPU.
 
 Identical work on both sides:
-- model: the embedded SmolLM2-135M-Instruct (float32), freshly loaded for each trainer;
+- model: the embedded SmolLM2-135M-Instruct (float32 weights), freshly loaded for each trainer;
 - prompts: the same `--prompts` arithmetic problems rendered with our "boxed" chat template (TRL gets
   the rendered text as a plain-string prompt, so it conditions on exactly the same tokens); with
   prompts per step equal to the number of problems, every step of both trainers uses all of them;
@@ -16,18 +16,27 @@ Identical work on both sides:
   update trained on ("active").
 A step is timed from start to end of one training step (rollout + scoring + update + logging), and
 we report the mean over steps after the first (warm-up); the first is printed too. Besides wall
-time we report this process's CPU seconds per step (our verifier worker's few ms are not
+time we report the trainer process's CPU seconds per step (our verifier worker's few ms are not
 counted), which stays meaningful when other jobs share the CPU.
+
+Each trainer runs in its own fresh process (one after the other, never concurrently), so neither
+inherits the other's threads, caches or allocator settings: ours applies its glibc allocator tuning
+(pipeline/allocator.py) as the stage scripts do; TRL runs as a user gets it (pass
+`--trl-tuned-malloc` to give TRL's process the same tuning, for a like-for-like allocator figure).
+Precision: `--precision bf16` runs TRL with `bf16=True` (autocast) and ours with `--ours-mp`
+(default `bf16_master`: a bf16 compute copy with float32 master weights; `bf16` = autocast like TRL).
 
 TRL is only needed here: `pip install trl` (not a project dependency).
 
     python benchmarks/bench_vs_trl.py                      # 8 prompts x group 4, 64 new tokens, 3 steps
     python benchmarks/bench_vs_trl.py --steps 4 --max-new 128
+    python benchmarks/bench_vs_trl.py --precision bf16 --steps 4     # the issue's figure
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -66,10 +75,9 @@ def run_ours(args, probs) -> list[float]:
                       max_new_tokens=args.max_new, temperature=1.0, top_p=1.0, lr=1e-6, mu=1, beta=0.0,
                       total_steps=args.steps, checkpoint_every=0, samples_every=0, verifier_workers=1,
                       rewards=[RewardSpec(verifier="bench_dense")], reward_plugins=["benchmarks.bench_reward"],
-                      seed=0, mixed_precision="bf16" if args.precision == "bf16" else "no",
-                      rollout_dtype="bfloat16" if args.precision == "bf16" else None)
-    if hasattr(cfg, "validate"):
-        cfg.validate()
+                      seed=0, mixed_precision=args.ours_mp if args.precision == "bf16" else "no",
+                      rollout_dtype="bfloat16" if args.precision == "bf16" and args.ours_mp == "bf16" else None)
+    cfg.validate()
     model, tok = load_model_and_tokenizer("embedded")
     rows = [Row(id=f"bench/{i}", problem=p, verifier="math", gold=g, source="bench") for i, (p, g) in enumerate(probs)]
     cur = Curriculum.from_dataset(rows, CurriculumConfig(bucket_by="none"))
@@ -144,7 +152,7 @@ def summary(name: str, measured: tuple[list[float], list[float]]) -> tuple[float
     return mean, cpu
 
 
-def roofline(args) -> None:
+def roofline(args) -> str:
     """Our rollout tokens/s (steps after the first) against the compute bound R / (2 * n_params) tokens/s,
     R = this CPU's measured matmul rate in the rollout's dtype (benchmarks/bench_rollout.py)."""
     import torch
@@ -158,8 +166,24 @@ def roofline(args) -> None:
     rate = matmul_gflops(1024, 1024, 1024, dtype=dtype)
     bound = rate * 1e9 / (2 * n_params)
     tps = statistics.mean(args.rollout_tps[1:] or args.rollout_tps)
-    print(f"rollout (ours): {tps:.0f} tokens/s; roofline {bound:.0f} tokens/s from a measured {str(dtype)[6:]} matmul "
-          f"rate of {rate:.0f} GFLOP/s (1024^3) and 2 x {n_params / 1e6:.1f}M FLOP/token -> {tps / bound:.1%} of it")
+    return (f"rollout (ours): {tps:.0f} tokens/s; roofline {bound:.0f} tokens/s from a measured {str(dtype)[6:]} matmul "
+            f"rate of {rate:.0f} GFLOP/s (1024^3) and 2 x {n_params / 1e6:.1f}M FLOP/token -> {tps / bound:.1%} of it")
+
+
+def run_side(args, side: str) -> tuple[list[float], list[float], str | None]:
+    """Run one trainer in a fresh child process (this script with --only); returns (times, cpus, roofline line)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--only", side, "--result-json", str(out), "--prompts", str(args.prompts),
+               "--group", str(args.group), "--max-new", str(args.max_new), "--steps", str(args.steps),
+               "--precision", args.precision, "--ours-mp", args.ours_mp]
+        cmd += ["--threads", str(args.threads)] if args.threads else []
+        cmd += ["--trl-tuned-malloc"] if args.trl_tuned_malloc else []
+        subprocess.run(cmd, check=True)
+        res = json.loads(out.read_text())
+    return res["times"], res["cpus"], res.get("roofline")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,9 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new", type=int, default=64)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                    help="bf16: both trainers compute in bfloat16 (ours: mixed_precision=bf16 + bf16 rollout copy; "
+                    help="bf16: both trainers compute in bfloat16 (ours: --ours-mp; "
                          "TRL: bf16=True, autocast for generation and update)")
-    ap.add_argument("--only", choices=["ours", "trl"], default=None)
+    ap.add_argument("--ours-mp", choices=["bf16", "bf16_master"], default="bf16_master",
+                    help="our mixed precision under --precision bf16 (bf16 = autocast, as TRL)")
+    ap.add_argument("--only", choices=["ours", "trl"], default=None,
+                    help="run one trainer in this process (default: each in its own child process)")
+    ap.add_argument("--result-json", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--trl-tuned-malloc", action="store_true",
+                    help="apply our glibc allocator tuning in TRL's process too")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads for both trainers (on a shared, oversubscribed CPU 1 is far faster than 2)")
     args = ap.parse_args(argv)
@@ -182,16 +212,31 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     probs = problems(args.prompts)
+    if args.only is not None:  # one side, in this process
+        if args.only == "ours" or args.trl_tuned_malloc:
+            from pipeline.allocator import tune_allocator
+
+            tune_allocator()
+        times, cpus = run_ours(args, probs) if args.only == "ours" else run_trl(args, probs)
+        line = roofline(args) if args.only == "ours" else None
+        if args.result_json:
+            Path(args.result_json).write_text(json.dumps({"times": times, "cpus": cpus, "roofline": line}))
+        summary(args.only, (times, cpus))
+        if line:
+            print(line)
+        return 0
     print(f"workload: {args.prompts} prompts x group {args.group} = {args.prompts * args.group} completions/step, "
-          f"max {args.max_new} new tokens, {args.steps} steps, mu=1, beta=0, precision {args.precision}; torch {torch.__version__}, "
-          f"trl {trl.__version__}, threads {torch.get_num_threads()}", flush=True)
-    ours = summary("ours", run_ours(args, probs)) if args.only in (None, "ours") else None
-    theirs = summary("trl", run_trl(args, probs)) if args.only in (None, "trl") else None
-    if ours:
-        roofline(args)
-    if ours and theirs:
-        print(f"speed-up (TRL s/step / our s/step): {theirs[0] / ours[0]:.2f}x wall-clock, {theirs[1] / ours[1]:.2f}x "
-              f"CPU-seconds  (target >= 3x; on a CPU shared with other jobs trust the CPU-seconds ratio more)")
+          f"max {args.max_new} new tokens, {args.steps} steps, mu=1, beta=0, precision {args.precision} "
+          f"(ours: {args.ours_mp if args.precision == 'bf16' else 'fp32'}); torch {torch.__version__}, trl {trl.__version__}, "
+          f"threads {args.threads or torch.get_num_threads()}; TRL allocator: "
+          f"{'tuned as ours' if args.trl_tuned_malloc else 'glibc default'}", flush=True)
+    ours_t, ours_c, line = run_side(args, "ours")
+    trl_t, trl_c, _ = run_side(args, "trl")
+    print("=" * 100)
+    ours, theirs = summary("ours", (ours_t, ours_c)), summary("trl", (trl_t, trl_c))
+    print(line)
+    print(f"speed-up (TRL s/step / our s/step): {theirs[0] / ours[0]:.2f}x wall-clock, {theirs[1] / ours[1]:.2f}x "
+          f"CPU-seconds  (target >= 3x; on a CPU shared with other jobs trust the CPU-seconds ratio more)")
     return 0
 
 

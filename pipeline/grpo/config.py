@@ -160,8 +160,9 @@ class TrainConfig:
     update (as vLLM samples in bf16); the trainer still scores the samples in its own precision. None: sample
     with the policy itself."""
     native_rollout: bool = True
-    """transformers engine: sample through the lean Llama-family forward (pipeline/rollout/native.py: fused
-    projections, pre-packed bf16 weights) when the architecture is supported; the model's forward otherwise."""
+    """transformers engine on the CPU: sample through the lean Llama-family forward (pipeline/rollout/native.py:
+    fused projections, pre-packed bf16 weights) when the architecture is supported; the model's forward
+    otherwise (and on GPUs)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
     lora: LoraConfig = dataclasses.field(default_factory=LoraConfig)

@@ -17,9 +17,9 @@ dominates the step, so the loop here
      Python per step only for stop strings (decoding a short window of the newest tokens);
   5. optionally (`dtype="bfloat16"`) samples from a bf16 copy of the policy, refreshed from the
      policy at every call: bf16 matmuls are several times faster on CPUs with AMX / AVX512-BF16;
-  6. for Llama-family models (Llama, Mistral, Qwen2, Qwen3) runs prefill and decode through
-     `native.NativeDecoder` (fused projections, pre-packed bf16 weights, a lean attention) instead of
-     the model's forward; other models, or `native=False`, use the model's own forward.
+  6. on the CPU, for Llama-family models (Llama, Mistral, Qwen2, Qwen3), runs prefill and decode
+     through `native.NativeDecoder` (fused projections, pre-packed bf16 weights, a lean attention)
+     instead of the model's forward; other models, GPUs, or `native=False` use the model's forward.
 Sampling (`sampling.py`) follows vLLM's temperature -> top-k -> top-p order; temperature 0 is
 greedy. All draws come from one private generator seeded with `params.seed`, so the same seed,
 prompts and model give the same samples. `benchmarks/bench_rollout.py` compares against
@@ -67,7 +67,8 @@ class HFEngine:
         `generate` call (one cast-copy of the weights, ~0.1 s for 135M parameters), so it can never be stale. On
         CPUs with AMX/AVX512-BF16 bf16 matmuls run several times faster than float32; the samples then come from
         a bf16-rounded policy (as with vLLM in bf16), while the trainer scores them in its own dtype.
-    native: use `NativeDecoder` when the architecture is supported (its weights, in `dtype` or the model's,
+    native: on the CPU, use `NativeDecoder` when the architecture is supported (GPUs keep the model's forward;
+        vLLM is the fast GPU path). Its weights, in `dtype` or the model's,
         are re-fused from the policy at every `generate` call; no private model copy is kept then). `native_reason`
         says why not when it is not used.
     num_threads: torch intra-op threads while generating (None: leave the process setting). On a CPU shared
@@ -80,8 +81,9 @@ class HFEngine:
         self.source = model
         self.dtype = getattr(torch, dtype) if dtype else None
         self.model = model
-        self.native, self.native_reason = (NativeDecoder.build(model, self.dtype) if native
-                                           else (None, "native=False"))
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        self.native, self.native_reason = (NativeDecoder.build(model, self.dtype) if native and on_cpu
+                                           else (None, "native=False" if not native else "not on the CPU"))
         if self.native is not None:
             self.dtype = None  # the native decoder holds its own weights in the compute dtype
         elif self.dtype is not None and next(model.parameters()).dtype != self.dtype:
