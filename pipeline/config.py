@@ -48,6 +48,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
                 errors.append(str(e))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is typing.Literal:
+        if isinstance(value, bool) and value not in args and ("yes", "no")[not value] in args:
+            value = ("yes", "no")[not value]  # YAML 1.1 reads a bare `no` / `yes` as a boolean
         if value not in args:
             raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
         return value

@@ -145,8 +145,8 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
         last = trainer.train()
     finally:
         trainer.scorer.close()
-    if trainer.is_main and (not cfg.checkpoint_every or trainer.step % cfg.checkpoint_every):
-        trainer.save()
+    if not cfg.checkpoint_every or trainer.step % cfg.checkpoint_every:
+        trainer.save()  # every rank (DeepSpeed ranks write their optimizer shards); only the main writes the rest
     if accelerator is not None:
         accelerator.wait_for_everyone()
     if trainer.is_main:

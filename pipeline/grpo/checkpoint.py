@@ -5,6 +5,8 @@ Layout: `<run>/checkpoints/step-000050/` holds
   loads it directly (for LoRA runs: the peft adapter, which transformers also loads with peft);
 - `trainer_state.pt`: step, optimizer, LR scheduler, RNG states (python, numpy, torch) and the
   data-order (curriculum) state;
+- under DeepSpeed, `deepspeed/`: the engines' own checkpoint written by every rank through
+  `accelerate.save_state` (ZeRO-partitioned optimizer shards, which `trainer_state.pt` cannot hold);
 - `COMPLETE`: written last inside the directory.
 
 Atomicity: everything is written to `.tmp-step-000050/`, then renamed in one `os.replace`; a
@@ -44,14 +46,25 @@ def step_dir(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / CKPT_DIR / f"step-{step:06d}"
 
 
-def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, trainer_state: dict[str, Any],
-                    keep: int = 2) -> Path:
-    """Write checkpoint `step` atomically; prune to the `keep` most recent. Returns its directory."""
+def tmp_dir(run_dir: str | Path, step: int, fresh: bool = True) -> Path:
+    """The staging directory of checkpoint `step` (emptied and created when `fresh`)."""
     final = step_dir(Path(run_dir), step)
     tmp = final.with_name(".tmp-" + final.name)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    if fresh:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+    return tmp
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, trainer_state: dict[str, Any],
+                    keep: int = 2, staged: bool = False) -> Path:
+    """Write checkpoint `step` atomically; prune to the `keep` most recent. Returns its directory.
+
+    staged: the staging directory was already created by `tmp_dir` and holds files other ranks wrote
+    (the DeepSpeed engine state); keep them."""
+    final = step_dir(Path(run_dir), step)
+    tmp = tmp_dir(run_dir, step, fresh=not staged)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     torch.save({**trainer_state, "step": step, "rng": rng_state()}, tmp / STATE_NAME)
@@ -66,7 +79,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, trainer_st
 
 
 def _fsync_dir(path: Path) -> None:
-    for f in path.iterdir():
+    for f in path.iterdir():  # (files of subdirectories, e.g. deepspeed/, were synced by their writers' close)
         if f.is_file():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())

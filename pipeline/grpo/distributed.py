@@ -6,7 +6,8 @@ groups (groups never straddle ranks, so advantages are exact), and the update ru
 accelerate-prepared model/optimizer (gradients averaged across ranks). The main rank owns the
 stage directory: it runs `run_stage` (manifest, checkpoints, metrics); the other ranks wait for it
 to prepare the directory, then run the same body without writing anything.
-On a CPU-only machine: `DS_ACCELERATOR=cpu`, gloo backend.
+On a CPU-only machine: `DS_ACCELERATOR=cpu` (DeepSpeed's CPU accelerator, gloo backend), and not
+`ACCELERATE_USE_CPU=1`, which makes accelerate fall back to plain multi-CPU DDP without DeepSpeed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def make_accelerator(cfg):
         if isinstance(ds.get("bf16"), dict) and ds["bf16"].get("enabled") == "auto":
             ds["bf16"]["enabled"] = cfg.dtype == "bfloat16"
         plugin = DeepSpeedPlugin(hf_ds_config=ds)
+    if plugin is not None and cfg.device == "cpu":
+        # accelerate's cpu=True means plain multi-CPU DDP and silently drops DeepSpeed. A CPU DeepSpeed run needs
+        # cpu=False and an explicit backend: without one accelerate finds no device backend, treats the run as
+        # a single process (every rank "main") while DeepSpeed itself runs over gloo (DS_ACCELERATOR=cpu).
+        from accelerate.utils import InitProcessGroupKwargs
+
+        return Accelerator(deepspeed_plugin=plugin, cpu=False, kwargs_handlers=[InitProcessGroupKwargs(backend="gloo")])
     return Accelerator(deepspeed_plugin=plugin, cpu=cfg.device == "cpu")
 
 

@@ -121,18 +121,23 @@ class GRPOTrainer:
         return self.mp.compute if self.mp is not None else self._unwrapped()
 
     def _deepspeed(self) -> bool:
-        return self.acc is not None and getattr(self.acc.state, "deepspeed_plugin", None) is not None
+        return self.acc is not None and self.acc.distributed_type == "DEEPSPEED"  # (DistributedType is a str enum)
 
     def state(self) -> dict[str, Any]:
-        # Under DeepSpeed the optimizer state is sharded across ranks; it is not saved here (a resumed
-        # DeepSpeed run restarts the Adam moments: documented limitation).
+        # Under DeepSpeed the optimizer state is sharded across ranks: every rank writes its shard into the
+        # checkpoint's deepspeed/ directory (save), not into this dict.
         opt = None if self._deepspeed() else self.optimizer.state_dict()
         return {"optimizer": opt, "scheduler": self.scheduler.state_dict(), "curriculum": self.curriculum.state_dict()}
 
     def resume(self, ckpt_dir: Path) -> None:
         """Restore optimizer, scheduler, RNG and data order (weights were loaded from ckpt_dir)."""
         st = ckpt.load_trainer_state(ckpt_dir)
-        if st["optimizer"] is not None and not self._deepspeed():
+        if self._deepspeed():
+            if not (Path(ckpt_dir) / "deepspeed").is_dir():
+                raise RuntimeError(f"{ckpt_dir} has no deepspeed/ engine state (written by an older version?): "
+                                   "cannot restore the partitioned optimizer; start a fresh run (--force)")
+            self.acc.load_state(str(Path(ckpt_dir) / "deepspeed"))  # every rank: weights + its optimizer shard
+        elif st["optimizer"] is not None:
             self.optimizer.load_state_dict(st["optimizer"])
         self.scheduler.load_state_dict(st["scheduler"])
         self.curriculum.load_state_dict(st["curriculum"])
@@ -143,10 +148,18 @@ class GRPOTrainer:
         self.logger.truncate_after(self.step)
 
     def save(self) -> Path | None:
+        """Checkpoint the current step (call on every rank: under DeepSpeed each rank writes its shard)."""
+        staged = self._deepspeed()
+        if staged:
+            if self.is_main:
+                ckpt.tmp_dir(self.run_dir, self.step)
+            self.acc.wait_for_everyone()
+            self.acc.save_state(str(ckpt.tmp_dir(self.run_dir, self.step, fresh=False) / "deepspeed"))
+            self.acc.wait_for_everyone()
         if not self.is_main:
             return None
         return ckpt.save_checkpoint(self.run_dir, self.step, self._unwrapped(), self.tok, self.state(),
-                                    keep=self.cfg.keep_checkpoints)
+                                    keep=self.cfg.keep_checkpoints, staged=staged)
 
     # -- the loop ---------------------------------------------------------------------------------
     def train(self, progress: bool = True) -> dict[str, Any]:
@@ -210,11 +223,16 @@ class GRPOTrainer:
 
     # -- phases -----------------------------------------------------------------------------------
     def _rows_for(self, step: int, n: int, round_: int) -> list:
-        rng = random.Random(f"{self.cfg.seed}/{step}/{round_}") if round_ else None
-        rows = self.curriculum.sample(step, n, rng) if rng else self.curriculum.sample(step, n)
-        if self.acc is not None and self.acc.num_processes > 1:
-            rows = rows[self.acc.process_index :: self.acc.num_processes]
-        return rows
+        """Round 0: the step's `n` prompts, this rank's share of them. Refill round r > 0: `n` rows for this
+        rank alone (each rank refills its own groups), drawn from a stream seeded by (seed, step, round, rank)."""
+        if round_ == 0:
+            rows = self.curriculum.sample(step, n)
+            if self.acc is not None and self.acc.num_processes > 1:
+                rows = rows[self.acc.process_index :: self.acc.num_processes]
+            return rows
+        rank = self.acc.process_index if self.acc is not None else 0
+        suffix = f"/{rank}" if rank else ""  # (single-process streams unchanged: resumed runs stay comparable)
+        return self.curriculum.sample(step, n, random.Random(f"{self.cfg.seed}/{step}/{round_}{suffix}"))
 
     def _temperatures(self) -> list[float]:
         return list(self.cfg.temperature_schedule) or [self.cfg.temperature] * self.cfg.group_size
@@ -222,6 +240,8 @@ class GRPOTrainer:
     def _rollout(self, rows: list, step: int, round_: int) -> list[list[dict]]:
         """G completions per row; members with the same temperature are sampled in one call."""
         cfg = self.cfg
+        if not rows:
+            return []
         prompts = [render_prompt(self.tok, r.problem, cfg.template) for r in rows]
         prompt_ids = self.engine.encode_prompts(prompts)
         temps = self._temperatures()

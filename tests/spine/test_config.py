@@ -71,3 +71,18 @@ def test_exponent_without_dot_is_a_float(tmp_path):
 def test_override_typo_names_field(tmp_path):
     with pytest.raises(ConfigError, match="Did you mean 'steps'"):
         load_config(Top, None, ["step=4"])
+
+
+@dataclasses.dataclass
+class Prec:
+    mixed_precision: Literal["no", "bf16"] = "bf16"
+    """Precision."""
+    flag: Literal["a", "b"] = "a"
+    """No yes/no member: a boolean stays an error."""
+
+
+def test_bare_yaml_no_means_the_string_no(tmp_path):
+    assert load_config(Prec, write(tmp_path, "mixed_precision: no\n")).mixed_precision == "no"
+    assert load_config(Prec, None, ["mixed_precision=no"]).mixed_precision == "no"
+    with pytest.raises(ConfigError, match=r"flag: False is not one of \['a', 'b'\]"):
+        load_config(Prec, write(tmp_path, "flag: no\n"))
