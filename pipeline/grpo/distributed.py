@@ -29,6 +29,11 @@ def make_accelerator(cfg):
     plugin = None
     if cfg.deepspeed:
         ds = json.loads(Path(cfg.deepspeed).read_text())
+        if (ds.get("zero_optimization") or {}).get("stage") == 3:
+            from pipeline.config import ConfigError
+
+            raise ConfigError(f"{cfg.deepspeed}: ZeRO stage 3 is not supported yet (rollout weight sync and "
+                              "checkpoint saving would need the partitioned weights gathered); use ZeRO-2")
         # No dataloader goes through accelerate.prepare, so "auto" batch sizes are resolved here:
         # one micro-batch per engine step; the trainer does its own accumulation via `grad_accum`
         # (under DeepSpeed each micro-batch backward is an engine step, so keep grad_accum = 1).

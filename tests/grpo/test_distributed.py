@@ -96,3 +96,13 @@ def test_deepspeed_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_di
     got, want = _metrics(out / "metrics.jsonl"), _metrics(tmp_path / "ref/metrics.jsonl")
     assert [r["step"] for r in got] == list(range(1, steps + 1))
     assert got == want  # the Adam moments came back: the steps after the resume equal the uninterrupted run's
+
+
+def test_zero3_is_refused_with_a_clear_error():
+    from pipeline.config import ConfigError
+    from pipeline.grpo.config import TrainConfig
+    from pipeline.grpo.distributed import make_accelerator
+
+    cfg = TrainConfig(deepspeed=str(REPO / "configs/deepspeed/zero3.json"))
+    with pytest.raises(ConfigError, match="ZeRO stage 3 is not supported yet"):
+        make_accelerator(cfg)
