@@ -78,6 +78,11 @@ class GRPOTrainer:
                  ref_model=None, accelerator=None):
         from pipeline.allocator import tune_allocator
 
+        if cfg.mixed_precision == "bf16_master" and accelerator is not None:
+            from pipeline.config import ConfigError
+
+            raise ConfigError("mixed_precision: bf16_master is single-process only (a multi-process wrapper would "
+                              "not see the copy's gradients); use bf16 or DeepSpeed's bf16")
         tune_allocator()
         self.cfg, self.model, self.tok, self.curriculum = cfg, model, tokenizer, curriculum
         self.run_dir = Path(run_dir)
@@ -102,11 +107,6 @@ class GRPOTrainer:
             self.model, self.optimizer, self.scheduler = accelerator.prepare(self.model, self.optimizer,
                                                                              self.scheduler)
         # bf16_master: forward/backward and rollouts run on a bf16 copy; self.model stays the float32 master
-        if cfg.mixed_precision == "bf16_master" and accelerator is not None:
-            from pipeline.config import ConfigError
-
-            raise ConfigError("mixed_precision: bf16_master is single-process only (a multi-process wrapper would "
-                              "not see the copy's gradients); use bf16 or DeepSpeed's bf16")
         self.mp = Bf16Master(self._unwrapped()) if cfg.mixed_precision == "bf16_master" else None
         self.fwd_model = self.mp.compute if self.mp is not None else self.model
         engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
