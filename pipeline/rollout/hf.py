@@ -68,9 +68,8 @@ class HFEngine:
         CPUs with AMX/AVX512-BF16 bf16 matmuls run several times faster than float32; the samples then come from
         a bf16-rounded policy (as with vLLM in bf16), while the trainer scores them in its own dtype.
     native: on the CPU, use `NativeDecoder` when the architecture is supported (GPUs keep the model's forward;
-        vLLM is the fast GPU path). Its weights, in `dtype` or the model's,
-        are re-fused from the policy at every `generate` call; no private model copy is kept then). `native_reason`
-        says why not when it is not used.
+        vLLM is the fast GPU path). Its weights, in `dtype` or the model's, are re-fused from the policy at every
+        `generate` call, and no private model copy is kept. `native_reason` says why it is not used, if not.
     num_threads: torch intra-op threads while generating (None: leave the process setting). On a CPU shared
         with other busy processes 1 thread can be several times faster than 2 (threads wait on each other).
     """

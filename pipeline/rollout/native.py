@@ -169,7 +169,7 @@ class NativeDecoder:
 
     def _hidden(self, ids: torch.Tensor, pos: torch.Tensor, layers: list[BufferLayer], start: int,
                 bias: torch.Tensor) -> torch.Tensor:
-        """Run new tokens through the decoder, appending their K/V to `layers` at column `start`.
+        """Run new tokens through the decoder, appending their K/V to `layers` (each filled up to `start`).
 
         ids, pos: (B, L) token ids and positions; bias: (B, 1, L, S) additive attention mask over the
         S = start + L cached columns. Returns the final-norm hidden states (B, L, H)."""
@@ -188,9 +188,8 @@ class NativeDecoder:
             else:
                 qk = self._rope(qkv[:, :, :hq + hk].transpose(1, 2), cos, sin)  # (B, hq + hk, L, D)
             q, k, v = qk[:, :hq], qk[:, hq:], qkv[:, :, hq + hk:]  # (B, hq, L, D), (B, hk, L, D), (B, L, hk, D)
-            cache._k[:, :, start:S] = k  # (the cache is float32: small batched matmuls are faster than in bf16)
-            cache._v[:, :, start:S] = v.transpose(1, 2)
-            keys, values = cache._k[:, :, :S], cache._v[:, :, :S]  # (B, hk, S, D)
+            # append at column `start` (the cache is float32: small batched matmuls are faster than in bf16)
+            keys, values = cache.update(k, v.transpose(1, 2))  # (B, hk, S, D) each
             qg = q.reshape(B, hk, g * L, D).float() * self.scaling  # query heads grouped by their KV head
             scores = torch.matmul(qg, keys.transpose(-1, -2))  # (B, hk, g L, S)
             scores = scores.view(B, hk, g, L, S) + bias[:, :, None]  # bias (B, 1, 1, L, S)
@@ -200,9 +199,6 @@ class NativeDecoder:
             x = w["gate_up"](self._rms(h, w["post_norm"]))  # (B, L, 2 F)
             gate, up = x.chunk(2, dim=-1)
             h = h + w["down"](F.silu(gate) * up)
-        for cache in layers:
-            cache._len = S
-            cache._refresh()
         return self._rms(h, self.final_norm)
 
     # -- what the engine calls ----------------------------------------------------------------------
@@ -237,8 +233,8 @@ class NativeDecoder:
             rows = torch.arange(s * n, (s + len(chunk)) * n, device=dev)
             src = torch.arange(len(chunk), device=dev).repeat_interleave(n)
             for (kb, vb), t in zip(buf, tmp):
-                kb[rows, :, :width] = t._k[src]
-                vb[rows, :, :width] = t._v[src]
+                kb[rows, :, :width] = t.keys[src]
+                vb[rows, :, :width] = t.values[src]
         cache = BufferCache([BufferLayer(kb, vb, width) for kb, vb in buf])
         return cache, torch.cat(logits).repeat_interleave(n, dim=0)
 
