@@ -89,14 +89,14 @@ def load_reference(cfg: TrainConfig):
     return ref.to(cfg.device) if cfg.device != "cpu" else ref
 
 
-def save_final(model, tok, out_dir: Path) -> Path:
-    """Write the final (merged) model to out_dir/model atomically."""
+def save_final(model, tok, out_dir: Path, state_dict: dict | None = None) -> Path:
+    """Write the final (merged) model to out_dir/model atomically (`state_dict`: gathered ZeRO-3 weights)."""
     final = out_dir / MODEL_DIR
     tmp = out_dir / (".tmp-" + MODEL_DIR)
     if tmp.exists():
         shutil.rmtree(tmp)
     to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-    to_save.save_pretrained(tmp, safe_serialization=True)
+    to_save.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
     tok.save_pretrained(tmp)
     if final.exists():
         shutil.rmtree(final)
@@ -147,10 +147,10 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
         trainer.scorer.close()
     if not cfg.checkpoint_every or trainer.step % cfg.checkpoint_every:
         trainer.save()  # every rank (DeepSpeed ranks write their optimizer shards); only the main writes the rest
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
+    weights = trainer.backend.full_state_dict()  # every rank (ZeRO-3 gathers the partitions); else None
+    trainer.backend.barrier()
     if trainer.is_main:
-        save_final(trainer._unwrapped(), tok, ctx.out_dir)
+        save_final(trainer._unwrapped(), tok, ctx.out_dir, state_dict=weights)
     metrics: dict[str, Any] = {"steps": trainer.step, "train_rows": len(rows), "held_out_rows": held_out,
                                "completions_per_step": cfg.completions_per_step,
                                "final_model": MODEL_DIR, "resumed_from_step": _step_of(resume_from)}

@@ -58,14 +58,15 @@ def tmp_dir(run_dir: str | Path, step: int, fresh: bool = True) -> Path:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model, tokenizer, trainer_state: dict[str, Any],
-                    keep: int = 2, staged: bool = False) -> Path:
+                    keep: int = 2, staged: bool = False, state_dict: dict | None = None) -> Path:
     """Write checkpoint `step` atomically; prune to the `keep` most recent. Returns its directory.
 
     staged: the staging directory was already created by `tmp_dir` and holds files other ranks wrote
-    (the DeepSpeed engine state); keep them."""
+    (the DeepSpeed engine state); keep them. state_dict: the full weights when `model`'s own are partitioned
+    (ZeRO-3 gathers them on every rank first)."""
     final = step_dir(Path(run_dir), step)
     tmp = tmp_dir(run_dir, step, fresh=not staged)
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
     tokenizer.save_pretrained(tmp)
     torch.save({**trainer_state, "step": step, "rng": rng_state()}, tmp / STATE_NAME)
     (tmp / DONE_NAME).write_text(str(step))

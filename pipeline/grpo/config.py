@@ -227,8 +227,6 @@ class TrainConfig:
                               "config instead)")
         if self.rollout_dtype is not None and self.engine != "transformers":
             raise ConfigError("rollout_dtype: only for the transformers engine (vLLM has its own dtype)")
-        if self.lora.enabled and self.deepspeed and "zero3" in self.deepspeed:
-            raise ConfigError("lora: LoRA with ZeRO-3 is not supported here; use zero2")
         if not self.rewards:
             raise ConfigError("rewards: need at least one objective")
         if self.total_steps < 1:

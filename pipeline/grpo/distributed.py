@@ -1,6 +1,8 @@
 """Multi-process training through accelerate (DeepSpeed ZeRO-2/3 when a DeepSpeed config is given).
 
 Launch: `accelerate launch --num_processes N scripts/03_train.py ... deepspeed=configs/deepspeed/zero2.json`.
+ZeRO-3 partitions the weights too: the trainer gathers them for rollouts, weight sync and saving
+(`pipeline/grpo/backend.py`).
 Each rank takes its share of every step's prompts (rows[rank::N]), rolls out and scores its own
 groups (groups never straddle ranks, so advantages are exact), and the update runs through the
 accelerate-prepared model/optimizer (gradients averaged across ranks). The main rank owns the
@@ -20,6 +22,19 @@ def is_distributed() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def check_zero_stage(cfg, ds: dict) -> None:
+    """Refuse combinations a ZeRO-3 run cannot do, in one line each."""
+    from pipeline.config import ConfigError
+
+    if (ds.get("zero_optimization") or {}).get("stage") != 3:
+        return
+    if cfg.beta > 0:
+        raise ConfigError(f"{cfg.deepspeed}: ZeRO-3 with beta > 0 is not supported (the reference model would be "
+                          "partitioned with no engine to gather it); use ZeRO-2 or beta: 0")
+    if cfg.lora.enabled:
+        raise ConfigError(f"{cfg.deepspeed}: LoRA with ZeRO-3 is not supported here; use ZeRO-2")
+
+
 def make_accelerator(cfg):
     from accelerate import Accelerator
     from accelerate.utils import DeepSpeedPlugin
@@ -29,14 +44,10 @@ def make_accelerator(cfg):
     plugin = None
     if cfg.deepspeed:
         ds = json.loads(Path(cfg.deepspeed).read_text())
-        if (ds.get("zero_optimization") or {}).get("stage") == 3:
-            from pipeline.config import ConfigError
-
-            raise ConfigError(f"{cfg.deepspeed}: ZeRO stage 3 is not supported yet (rollout weight sync and "
-                              "checkpoint saving would need the partitioned weights gathered); use ZeRO-2")
-        # No dataloader goes through accelerate.prepare, so "auto" batch sizes are resolved here:
-        # one micro-batch per engine step; the trainer does its own accumulation via `grad_accum`
-        # (under DeepSpeed each micro-batch backward is an engine step, so keep grad_accum = 1).
+        check_zero_stage(cfg, ds)
+        # No dataloader goes through accelerate.prepare, so "auto" batch sizes are resolved here. The trainer
+        # accumulates `grad_accum` micro-batches itself and tells the engine where each optimizer step ends
+        # (pipeline/grpo/backend.py), so the engine's own accumulation count stays 1.
         ds["train_micro_batch_size_per_gpu"] = 1
         ds["gradient_accumulation_steps"] = 1
         if ds.get("gradient_clipping") == "auto":

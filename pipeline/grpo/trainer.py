@@ -39,11 +39,12 @@ import torch
 
 from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
+from pipeline.grpo.backend import make_backend
 from pipeline.grpo.batch import collate, completion_logprobs
 from pipeline.grpo.config import TrainConfig
 from pipeline.grpo.loss import aggregate, policy_loss
 from pipeline.grpo.metrics import MetricsLogger
-from pipeline.grpo.precision import Bf16Master, bf16_copy
+from pipeline.grpo.precision import bf16_copy
 from pipeline.prompts import render_prompt
 from pipeline.rollout.base import SamplingParams, make_engine
 
@@ -73,21 +74,43 @@ def make_scheduler(optimizer, cfg: TrainConfig, total_updates: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def check_minibatch(cfg: TrainConfig, world: int) -> int:
+    """Per-rank minibatch size; a clear error when ranks or `grad_accum` do not divide the minibatch."""
+    from pipeline.config import ConfigError
+
+    if cfg.minibatch % world:
+        raise ConfigError(f"minibatch_size: {cfg.minibatch} completions do not split evenly over {world} processes")
+    if cfg.prompts_per_step % world:
+        raise ConfigError(f"prompts_per_step: {cfg.prompts_per_step} prompts do not split evenly over {world} "
+                          "processes (each rank samples whole groups)")
+    per_rank = cfg.minibatch // world
+    if per_rank % cfg.grad_accum:
+        raise ConfigError(f"grad_accum: {cfg.grad_accum} does not divide the per-process minibatch ({per_rank} = "
+                          f"minibatch_size {cfg.minibatch} / {world} processes)")
+    return per_rank
+
+
 class GRPOTrainer:
     def __init__(self, cfg: TrainConfig, model, tokenizer, curriculum, run_dir: str | Path, scorer=None,
                  ref_model=None, accelerator=None):
         from pipeline.allocator import tune_allocator
 
-        if cfg.mixed_precision == "bf16_master" and accelerator is not None:
-            from pipeline.config import ConfigError
-
-            raise ConfigError("mixed_precision: bf16_master is single-process only (a multi-process wrapper would "
-                              "not see the copy's gradients); use bf16 or DeepSpeed's bf16")
         tune_allocator()
-        self.cfg, self.model, self.tok, self.curriculum = cfg, model, tokenizer, curriculum
+        self.cfg, self.tok, self.curriculum = cfg, tokenizer, curriculum
         self.run_dir = Path(run_dir)
-        self.acc = accelerator
-        self.is_main = accelerator is None or accelerator.is_main_process
+        world = accelerator.num_processes if accelerator is not None else 1
+        self.mb_size = check_minibatch(cfg, world)  # per-rank share of a minibatch
+        self.updates_per_step = cfg.mu * (cfg.completions_per_step // cfg.minibatch)
+        params = [p for p in model.parameters() if p.requires_grad]
+        # fused: one kernel over all parameters instead of ~10 ops per tensor (same maths; off for DeepSpeed,
+        # which wraps the optimizer, and for dtypes the fused kernel does not take)
+        fused = accelerator is None and all(p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.adam_betas),
+                                      weight_decay=cfg.weight_decay, fused=fused or None)
+        scheduler = make_scheduler(optimizer, cfg, cfg.total_steps * self.updates_per_step)
+        self.backend = make_backend(cfg, model, optimizer, scheduler, accelerator)
+        self.scheduler = scheduler
+        self.is_main = self.backend.is_main
         self.ref_model = ref_model if cfg.beta > 0 else None
         if self.ref_model is not None and cfg.mixed_precision == "bf16_master":
             self.ref_model = bf16_copy(self.ref_model)
@@ -95,76 +118,53 @@ class GRPOTrainer:
             from pipeline.grpo.scoring import Scorer
             scorer = Scorer(cfg.rewards, cfg.verifier_workers, cfg.verifier_deadline_s, cfg.reward_plugins)
         self.scorer = scorer
-        self.updates_per_step = cfg.mu * (cfg.completions_per_step // cfg.minibatch)
-        params = [p for p in model.parameters() if p.requires_grad]
-        # fused: one kernel over all parameters instead of ~10 ops per tensor (same maths; off for DeepSpeed,
-        # which wraps the optimizer, and for dtypes the fused kernel does not take)
-        fused = accelerator is None and all(p.dtype in (torch.float32, torch.float16, torch.bfloat16) for p in params)
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.adam_betas),
-                                           weight_decay=cfg.weight_decay, fused=fused or None)
-        self.scheduler = make_scheduler(self.optimizer, cfg, cfg.total_steps * self.updates_per_step)
-        if accelerator is not None:
-            self.model, self.optimizer, self.scheduler = accelerator.prepare(self.model, self.optimizer,
-                                                                             self.scheduler)
-        # bf16_master: forward/backward and rollouts run on a bf16 copy; self.model stays the float32 master
-        self.mp = Bf16Master(self._unwrapped()) if cfg.mixed_precision == "bf16_master" else None
-        self.fwd_model = self.mp.compute if self.mp is not None else self.model
         engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
         if cfg.engine == "transformers":
             engine_opts["native"] = cfg.native_rollout
-        self.engine = make_engine(cfg.engine, self._policy(), tokenizer, **engine_opts)
+        with self.backend.gathered():
+            self.engine = make_engine(cfg.engine, self.backend.policy(), tokenizer, **engine_opts)
         self._share_prefix = cfg.share_prompt_prefix and not cfg.gradient_checkpointing
         self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
         self.step = 0
 
     # -- state ------------------------------------------------------------------------------------
     def _unwrapped(self):
-        return self.acc.unwrap_model(self.model) if self.acc is not None else self.model
+        """The plain module holding the trained weights (what is saved)."""
+        return self.backend.master()
 
-    def _policy(self):
-        """The module that samples and runs the update: the bf16 compute copy under bf16_master, else the model."""
-        return self.mp.compute if self.mp is not None else self._unwrapped()
-
-    def _deepspeed(self) -> bool:
-        return self.acc is not None and self.acc.distributed_type == "DEEPSPEED"  # (DistributedType is a str enum)
+    @property
+    def mp(self):
+        """The float32 master / bf16 compute pair under bf16_master (None otherwise)."""
+        return getattr(self.backend, "mp", None)
 
     def state(self) -> dict[str, Any]:
-        # Under DeepSpeed the optimizer state is sharded across ranks: every rank writes its shard into the
-        # checkpoint's deepspeed/ directory (save), not into this dict.
-        opt = None if self._deepspeed() else self.optimizer.state_dict()
-        return {"optimizer": opt, "scheduler": self.scheduler.state_dict(), "curriculum": self.curriculum.state_dict()}
+        return {**self.backend.state(), "scheduler": self.scheduler.state_dict(),
+                "curriculum": self.curriculum.state_dict()}
 
     def resume(self, ckpt_dir: Path) -> None:
         """Restore optimizer, scheduler, RNG and data order (weights were loaded from ckpt_dir)."""
         st = ckpt.load_trainer_state(ckpt_dir)
-        if self._deepspeed():
-            if not (Path(ckpt_dir) / "deepspeed").is_dir():
-                raise RuntimeError(f"{ckpt_dir} has no deepspeed/ engine state (written by an older version?): "
-                                   "cannot restore the partitioned optimizer; start a fresh run (--force)")
-            self.acc.load_state(str(Path(ckpt_dir) / "deepspeed"))  # every rank: weights + its optimizer shard
-        elif st["optimizer"] is not None:
-            self.optimizer.load_state_dict(st["optimizer"])
+        self.backend.load(ckpt_dir, st)
         self.scheduler.load_state_dict(st["scheduler"])
         self.curriculum.load_state_dict(st["curriculum"])
         ckpt.set_rng_state(st["rng"])
-        if self.mp is not None:
-            self.mp.sync()
+        with self.backend.gathered():
+            self.engine.sync_weights(self.backend.policy())
         self.step = int(st["step"])
         self.logger.truncate_after(self.step)
 
     def save(self) -> Path | None:
-        """Checkpoint the current step (call on every rank: under DeepSpeed each rank writes its shard)."""
-        staged = self._deepspeed()
-        if staged:
-            if self.is_main:
-                ckpt.tmp_dir(self.run_dir, self.step)
-            self.acc.wait_for_everyone()
-            self.acc.save_state(str(ckpt.tmp_dir(self.run_dir, self.step, fresh=False) / "deepspeed"))
-            self.acc.wait_for_everyone()
+        """Checkpoint the current step (call on every rank: DeepSpeed ranks write their shards, ZeRO-3 gathers)."""
+        if self.is_main:
+            ckpt.tmp_dir(self.run_dir, self.step)
+        self.backend.barrier()
+        staged = self.backend.save_engine(ckpt.tmp_dir(self.run_dir, self.step, fresh=False))
+        weights = self.backend.full_state_dict()
+        self.backend.barrier()
         if not self.is_main:
             return None
         return ckpt.save_checkpoint(self.run_dir, self.step, self._unwrapped(), self.tok, self.state(),
-                                    keep=self.cfg.keep_checkpoints, staged=staged)
+                                    keep=self.cfg.keep_checkpoints, staged=True, state_dict=weights)
 
     # -- the loop ---------------------------------------------------------------------------------
     def train(self, progress: bool = True) -> dict[str, Any]:
@@ -204,8 +204,8 @@ class GRPOTrainer:
             adv_flat = self._token_credit(flat, adv_flat)  # (P*G, T)
         with timer.phase("update"), self._update_attention():
             upd = self._update(flat, adv_flat, groups, step)
-        with timer.phase("sync"):  # the next rollout samples from the updated policy (vLLM keeps its own copy)
-            self.engine.sync_weights(self._policy())
+        with timer.phase("sync"), self.backend.gathered():  # the next rollout samples the updated policy
+            self.engine.sync_weights(self.backend.policy())
         metrics.update(upd)
         metrics["zero_variance_frac"] = float(zero_var.float().mean())
         live = adv_flat[[s["trainable"] for s in flat]]
@@ -232,10 +232,8 @@ class GRPOTrainer:
         rank alone (each rank refills its own groups), drawn from a stream seeded by (seed, step, round, rank)."""
         if round_ == 0:
             rows = self.curriculum.sample(step, n)
-            if self.acc is not None and self.acc.num_processes > 1:
-                rows = rows[self.acc.process_index :: self.acc.num_processes]
-            return rows
-        rank = self.acc.process_index if self.acc is not None else 0
+            return rows[self.backend.rank :: self.backend.world]
+        rank = self.backend.rank
         suffix = f"/{rank}" if rank else ""  # (single-process streams unchanged: resumed runs stay comparable)
         return self.curriculum.sample(step, n, random.Random(f"{self.cfg.seed}/{step}/{round_}{suffix}"))
 
@@ -251,13 +249,14 @@ class GRPOTrainer:
         prompt_ids = self.engine.encode_prompts(prompts)
         temps = self._temperatures()
         groups: list[list[dict | None]] = [[None] * cfg.group_size for _ in rows]
-        rank = self.acc.process_index if self.acc is not None else 0
+        rank = self.backend.rank
         for k, t in enumerate(sorted(set(temps))):
             members = [j for j, tj in enumerate(temps) if tj == t]
             seed = (cfg.seed * 1_000_003 + step * 1009 + round_ * 101 + k * 7 + rank * 7919) % (2**31)
             params = SamplingParams(n=len(members), temperature=t, top_p=cfg.top_p,
                                     max_new_tokens=cfg.max_new_tokens, seed=seed)
-            outs = self.engine.generate(prompts, params)
+            with self.backend.gathered():  # (ZeRO-3: the full weights, for the duration of the rollout)
+                outs = self.engine.generate(prompts, params)
             for i, comps in enumerate(outs):
                 for j, c in zip(members, comps):
                     groups[i][j] = {"row": rows[i], "prompt_ids": prompt_ids[i], "ids": list(c.token_ids),
@@ -357,10 +356,9 @@ class GRPOTrainer:
         batch.completion_mask = batch.completion_mask * train_mask[:, None]  # (B, T)
         temps = torch.tensor([s["temp"] if s["temp"] > 0 else 1.0 for s in flat])  # (B,)
         B = len(flat)
-        world = self.acc.num_processes if self.acc is not None else 1
-        mb_size = max(1, cfg.minibatch // world)  # per-rank share of a minibatch
-        on_policy = cfg.mu == 1 and mb_size >= B
-        old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(self.fwd_model, batch, temps)
+        compute = self.backend.compute
+        on_policy = cfg.mu == 1 and self.mb_size >= B
+        old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(compute, batch, temps)
         ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
         # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
@@ -368,34 +366,35 @@ class GRPOTrainer:
         active = train_mask > 0  # (B,)
         if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0:
             active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))
-        if self.acc is not None:  # every rank must run the same number of backward passes (collectives)
+        if self.backend.world > 1:  # every rank runs the same micro-batches (the backward passes are collectives)
             active = torch.ones(B, dtype=torch.bool)
         acc = collections.defaultdict(list)
-        self.fwd_model.train()
+        compute.train()
         for _epoch in range(cfg.mu):
             perm = torch.randperm(B, generator=gen)  # (B,)
-            for mb in perm.split(mb_size):
+            for mb in perm.split(self.mb_size):
                 self._optimizer_step(batch, mb, active, adv, temps, old, ref, acc)
         out = {k: statistics.fmean(v) for k, v in acc.items() if v}
         out["trained_frac"] = float(train_mask.mean())
         out["active_frac"] = float(active.float().mean())
+        out["optimizer_steps"] = self.backend.optimizer_steps
         return out
 
     def _optimizer_step(self, batch, mb, active, adv, temps, old, ref, acc) -> None:
-        cfg = self.cfg
+        """One optimizer step over minibatch `mb` (per-rank rows), in `grad_accum` micro-batches."""
+        cfg, backend = self.cfg, self.backend
         mask_mb = batch.completion_mask[mb]  # (b, T)
-        den = {"token_mean": float(mask_mb.sum().clamp(min=1.0)), "seq_mean_token_mean": float(len(mb)),
-               "constant": float(len(mb))}[cfg.loss_agg]
-        if cfg.mode == "best_of_n":
-            den = float(mask_mb.sum().clamp(min=1.0))
+        agg = "token_mean" if cfg.mode == "best_of_n" else cfg.loss_agg
+        # the normaliser counts the whole minibatch over all ranks; ranks' gradients are averaged, hence * world
+        local = float(mask_mb.sum()) if agg == "token_mean" else float(len(mb))
+        den = max(1.0, backend.reduce_sum(local)) / backend.world
         rows = mb[active[mb]]  # (b',) rows with a non-zero loss
-        for micro in (rows.split(max(1, len(mb) // cfg.grad_accum)) if rows.numel() else []):
+        micros = rows.split(len(mb) // cfg.grad_accum) if rows.numel() else ()
+        for i, micro in enumerate(micros):
             sub = batch.select(micro)
-            if float(sub.completion_mask.sum()) == 0 and self.acc is None:
-                continue
             T = sub.completion_ids.shape[1]
             with self._precision():
-                logp, ent = completion_logprobs(self.fwd_model, sub, temps[micro], with_entropy=True,
+                logp, ent = completion_logprobs(backend.compute, sub, temps[micro], with_entropy=True,
                                                 share_prefix=self._share_prefix)  # (b, T)
             m = sub.completion_mask.to(logp.device)  # (b, T)
             if cfg.mode == "best_of_n":
@@ -411,28 +410,15 @@ class GRPOTrainer:
                 for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean"):
                     acc[k].append(float(getattr(out, k)))
             acc["entropy"].append(float((ent * m).sum() / m.sum().clamp(min=1.0)))
-            if self.acc is not None:
-                self.acc.backward(loss)
-            else:
-                loss.backward()
-            if self.mp is not None:
-                self.mp.accumulate_grads()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if cfg.grad_clip > 0:
-            clip = self.acc.clip_grad_norm_ if self.acc is not None else torch.nn.utils.clip_grad_norm_
-            norm = clip(params, cfg.grad_clip)  # DeepSpeed clips inside its engine and may return None
-            if norm is not None:
-                acc["grad_norm"].append(float(norm))
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.mp is not None:
-            self.mp.sync()
+            backend.backward(loss, last=i == len(micros) - 1)
+        norm = backend.step(cfg.grad_clip)
+        if norm is not None:
+            acc["grad_norm"].append(norm)
 
     @contextlib.contextmanager
     def _update_attention(self):
         """Switch the attention kernel for the update (cfg.update_attention), restoring the rollout's after."""
-        model, impl = self._policy(), self.cfg.update_attention
+        model, impl = self.backend.policy(), self.cfg.update_attention
         device = next(model.parameters()).device.type
         if impl == "auto":
             impl = "eager" if device == "cpu" else "model"
@@ -450,7 +436,7 @@ class GRPOTrainer:
         """autocast(bfloat16) for forward passes when mixed_precision is bf16 (the loss is taken in float32)."""
         if self.cfg.mixed_precision != "bf16":  # (bf16_master runs a bf16 model: nothing to cast)
             return contextlib.nullcontext()
-        device = next(self.model.parameters()).device.type
+        device = next(self.backend.master().parameters()).device.type
         return torch.autocast(device_type=device, dtype=torch.bfloat16)
 
     @torch.no_grad()

@@ -98,11 +98,24 @@ def test_deepspeed_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_di
     assert got == want  # the Adam moments came back: the steps after the resume equal the uninterrupted run's
 
 
-def test_zero3_is_refused_with_a_clear_error():
-    from pipeline.config import ConfigError
+@pytest.mark.parametrize("change, message", [
+    ({"beta": 0.04}, "ZeRO-3 with beta > 0 is not supported"),
+    ({"lora": {"enabled": True}}, "LoRA with ZeRO-3 is not supported"),
+], ids=["reference-model", "lora"])
+def test_zero3_refusals_are_one_clear_line(change, message):
+    from pipeline.config import ConfigError, from_dict
     from pipeline.grpo.config import TrainConfig
     from pipeline.grpo.distributed import make_accelerator
 
-    cfg = TrainConfig(deepspeed=str(REPO / "configs/deepspeed/zero3.json"))
-    with pytest.raises(ConfigError, match="ZeRO stage 3 is not supported yet"):
+    cfg = from_dict(TrainConfig, {"deepspeed": str(REPO / "configs/deepspeed/zero3.json"), **change})
+    with pytest.raises(ConfigError, match=message):
         make_accelerator(cfg)
+
+
+def test_bf16_master_with_deepspeed_is_refused():
+    from pipeline.config import ConfigError, from_dict
+    from pipeline.grpo.config import TrainConfig
+
+    with pytest.raises(ConfigError, match="bf16_master is not for DeepSpeed"):
+        from_dict(TrainConfig, {"deepspeed": str(REPO / "configs/deepspeed/zero3.json"),
+                               "mixed_precision": "bf16_master"})
