@@ -49,6 +49,8 @@ def decoder_and_head(model):
     dec = get_dec() if callable(get_dec) else None
     if dec is None or head is None or dec is model:
         return None
+    if hasattr(head.weight, "ds_id"):  # ZeRO-3 partitioned: only the module's own forward gathers its weight
+        return None
     return dec, head
 
 
