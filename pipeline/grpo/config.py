@@ -112,6 +112,13 @@ class TrainConfig:
     """KL penalty coefficient; the reference model is loaded only when beta > 0."""
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
     """KL estimator (k3 is GRPO's)."""
+    clip_ratio_c: float | None = 3.0
+    """Dual-clip bound for negative advantages (verl's clip_ratio_c): a token's policy loss is held at
+    -A * clip_ratio_c when its ratio runs past it; null turns the dual clip off. Must be > 1."""
+    tis_cap: float | None = 2.0
+    """Truncated importance sampling of the sampler/trainer mismatch (TRL's vllm_importance_sampling_cap): each
+    token's policy term is weighted by min(pi_trainer / pi_sampler, tis_cap), with the sampler's log-probs
+    reported by the rollout engine. null turns it off (the engine then returns no log-probs)."""
     advantage: Literal["grpo", "drgrpo", "rloo"] = "grpo"
     """Group advantage: grpo (mean/std), drgrpo (mean only), rloo (leave-one-out)."""
     loss_agg: Literal["token_mean", "seq_mean_token_mean", "constant"] = "token_mean"
@@ -214,6 +221,10 @@ class TrainConfig:
             raise ConfigError("eps_low/eps_high: need 0 <= eps_low < 1 and eps_high >= 0")
         if self.beta < 0:
             raise ConfigError("beta: must be >= 0")
+        if self.clip_ratio_c is not None and self.clip_ratio_c <= 1:
+            raise ConfigError("clip_ratio_c: the dual-clip bound must be > 1 (or null for off)")
+        if self.tis_cap is not None and self.tis_cap < 1:
+            raise ConfigError("tis_cap: must be >= 1 (or null for off)")
         if self.lr <= 0:
             raise ConfigError("lr: must be > 0")
         if self.dynamic_sampling and self.mode == "best_of_n":

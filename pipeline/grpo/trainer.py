@@ -42,7 +42,7 @@ from pipeline.grpo.advantages import group_advantages, process_reward_adjustment
 from pipeline.grpo.backend import make_backend
 from pipeline.grpo.batch import collate, completion_logprobs
 from pipeline.grpo.config import TrainConfig
-from pipeline.grpo.loss import aggregate, policy_loss
+from pipeline.grpo.loss import aggregate, policy_loss, tis_weights
 from pipeline.grpo.metrics import MetricsLogger
 from pipeline.grpo.precision import bf16_copy
 from pipeline.prompts import render_prompt
@@ -90,6 +90,16 @@ def check_minibatch(cfg: TrainConfig, world: int) -> int:
     return per_rank
 
 
+def _rollout_logprobs(flat: list[dict], shape: tuple[int, int]) -> torch.Tensor:
+    """The sampler's log-probs of each completion token, (B, T) right-padded; a clear error if an engine sent none."""
+    out = torch.zeros(shape)  # (B, T)
+    for b, s in enumerate(flat):
+        if s["rollout_lp"] is None:
+            raise RuntimeError("tis_cap is set but the rollout engine returned no log-probs; set tis_cap: null")
+        out[b, : len(s["rollout_lp"])] = torch.tensor(s["rollout_lp"], dtype=torch.float32)
+    return out
+
+
 class GRPOTrainer:
     def __init__(self, cfg: TrainConfig, model, tokenizer, curriculum, run_dir: str | Path, scorer=None,
                  ref_model=None, accelerator=None):
@@ -121,6 +131,7 @@ class GRPOTrainer:
         engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
         if cfg.engine == "transformers":
             engine_opts["native"] = cfg.native_rollout
+        engine_opts["return_logprobs"] = cfg.tis_cap is not None  # the sampler's log-probs, for TIS
         with self.backend.gathered():
             self.engine = make_engine(cfg.engine, self.backend.policy(), tokenizer, **engine_opts)
         self._share_prefix = cfg.share_prompt_prefix and not cfg.gradient_checkpointing
@@ -260,7 +271,8 @@ class GRPOTrainer:
             for i, comps in enumerate(outs):
                 for j, c in zip(members, comps):
                     groups[i][j] = {"row": rows[i], "prompt_ids": prompt_ids[i], "ids": list(c.token_ids),
-                                    "text": c.text, "finish": c.finish_reason, "temp": t}
+                                    "text": c.text, "finish": c.finish_reason, "temp": t,
+                                    "rollout_lp": c.logprobs}
         return groups  # type: ignore[return-value]
 
     def _score(self, groups: list[list[dict]]) -> dict[str, int]:
@@ -360,6 +372,7 @@ class GRPOTrainer:
         on_policy = cfg.mu == 1 and self.mb_size >= B
         old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(compute, batch, temps)
         ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
+        rollout = _rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
         # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
         # normalisers still count their tokens, so the gradient is exactly the full batch's.
@@ -373,14 +386,14 @@ class GRPOTrainer:
         for _epoch in range(cfg.mu):
             perm = torch.randperm(B, generator=gen)  # (B,)
             for mb in perm.split(self.mb_size):
-                self._optimizer_step(batch, mb, active, adv, temps, old, ref, acc)
+                self._optimizer_step(batch, mb, active, adv, temps, old, ref, rollout, acc)
         out = {k: statistics.fmean(v) for k, v in acc.items() if v}
         out["trained_frac"] = float(train_mask.mean())
         out["active_frac"] = float(active.float().mean())
         out["optimizer_steps"] = self.backend.optimizer_steps
         return out
 
-    def _optimizer_step(self, batch, mb, active, adv, temps, old, ref, acc) -> None:
+    def _optimizer_step(self, batch, mb, active, adv, temps, old, ref, rollout, acc) -> None:
         """One optimizer step over minibatch `mb` (per-rank rows), in `grad_accum` micro-batches."""
         cfg, backend = self.cfg, self.backend
         mask_mb = batch.completion_mask[mb]  # (b, T)
@@ -404,10 +417,16 @@ class GRPOTrainer:
                 old_mb = logp.detach() if old is None else old[micro][:, :T].to(logp.device)
                 ref_mb = None if ref is None else ref[micro][:, :T].to(logp.device)
                 adv_mb = adv[micro] if adv.dim() == 1 else adv[micro][:, :T]  # (b,) or (b, T)
+                w = None
+                if rollout is not None:  # truncated importance weights of the sampler/trainer mismatch
+                    w = tis_weights(old_mb, rollout[micro][:, :T].to(logp.device), cfg.tis_cap)  # (b, T)
+                    acc["tis/weight_mean"].append(float((w * m).sum() / m.sum().clamp(min=1.0)))
+                    acc["tis/capped_frac"].append(float(((w >= cfg.tis_cap) * m).sum() / m.sum().clamp(min=1.0)))
                 out = policy_loss(logp, old_mb, adv_mb.to(logp.device), m, cfg.eps_low, cfg.eps_high, cfg.beta,
-                                  ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den)
+                                  ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den,
+                                  clip_ratio_c=cfg.clip_ratio_c, is_weight=w)
                 loss = out.loss
-                for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean"):
+                for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean", "dual_clip_frac"):
                     acc[k].append(float(getattr(out, k)))
             acc["entropy"].append(float((ent * m).sum() / m.sum().clamp(min=1.0)))
             backend.backward(loss, last=i == len(micros) - 1)

@@ -39,7 +39,7 @@ from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
 from pipeline.rollout.kvcache import BufferCache
 from pipeline.rollout.logprobs import decoder_and_head
 from pipeline.rollout.native import NativeDecoder
-from pipeline.rollout.sampling import make_generator, sample_next, validate_params
+from pipeline.rollout.sampling import make_generator, sample_next, sampled_logprobs, validate_params
 
 
 def eos_token_ids(model, tokenizer) -> list[int]:
@@ -57,8 +57,9 @@ def eos_token_ids(model, tokenizer) -> list[int]:
 class HFEngine:
     """Rollout engine on a transformers causal LM (shares the model's weights: sync_weights is a no-op).
 
-    return_logprobs: also return, per generated token, its log-prob under the raw model distribution
-        (before temperature and filtering; vLLM's default "raw" logprobs).
+    return_logprobs: also return, per generated token, its log-prob under the distribution it was drawn from
+        (temperature, top-k and top-p applied: vLLM's "processed_logprobs"), what truncated importance
+        sampling compares with the trainer's log-probs.
     prefill_chunk_tokens: most (padded) prompt tokens per prefill forward.
     max_batch_rows: most sequences decoded together (None: all prompts x n at once); bounds KV memory.
     add_special_tokens: passed to the tokenizer (False: prompts are already chat-template rendered).
@@ -231,7 +232,7 @@ class HFEngine:
             nxt = sample_next(logits, params, gen)  # (B_live,)
             tokens_out[state.rows, step] = nxt
             if lp_out is not None:
-                lp_out[state.rows, step] = torch.log_softmax(logits, -1).gather(-1, nxt[:, None]).squeeze(-1)
+                lp_out[state.rows, step] = sampled_logprobs(logits, nxt, params)
             done = torch.isin(nxt, eos)  # (B_live,)
             if params.stop:
                 done = done | self._stop_hits(tokens_out, state.rows, step, params.stop, stop_window, device)

@@ -72,6 +72,16 @@ def sample_next(logits: torch.Tensor, params: SamplingParams, generator: torch.G
     return idx.clamp_(max=cdf.shape[-1] - 1)
 
 
+def sampled_logprobs(logits: torch.Tensor, tokens: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+    """Log-probs of `tokens` under the distribution they were drawn from (vLLM's "processed_logprobs"):
+    logits / temperature, top-k / top-p applied and renormalised; greedy (temperature 0) reports the raw
+    distribution. logits: (B, V), tokens: (B,) -> (B,)."""
+    scaled = logits.float()
+    if params.temperature > 0:
+        scaled = filter_logits(scaled / params.temperature, params.top_k, params.top_p)  # (B, V)
+    return torch.log_softmax(scaled, -1).gather(-1, tokens[:, None]).squeeze(-1)
+
+
 def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """A private generator: seeded from `seed`, or from torch's global RNG when seed is None
     (so `torch.manual_seed` still makes unseeded calls reproducible)."""

@@ -96,3 +96,51 @@ def test_per_token_advantages_accepted():
 def test_entropy_uniform_and_sft():
     assert entropy_from_logits(torch.zeros(1, 1, 4)).item() == pytest.approx(math.log(4))
     assert sft_loss(torch.tensor([[-1.0, -3.0, -9.0]]), torch.tensor([[1.0, 1.0, 0.0]])).item() == pytest.approx(2.0)
+
+
+# -- bounds on runaway ratios (verl's dual-clip, log-ratio and k3 clamps) and truncated importance sampling
+
+
+def test_dual_clip_bounds_a_runaway_ratio_with_negative_advantage():
+    # two tokens, log-ratios 5 and 0, advantage -1: unbounded (e^5 + 1) / 2 = 74.7; dual-clip (3 + 1) / 2 = 2.0
+    old, logp = torch.zeros(1, 2), torch.tensor([[5.0, 0.0]], requires_grad=True)
+    mask, adv = torch.ones(1, 2), torch.tensor([-1.0])
+    unbounded = policy_loss(logp, old, adv, mask, 0.2, 0.28, clip_ratio_c=None)
+    assert unbounded.loss.item() == pytest.approx((math.exp(5) + 1) / 2, rel=1e-6)  # 74.7
+    out = policy_loss(logp, old, adv, mask, 0.2, 0.28, clip_ratio_c=3.0)
+    assert out.loss.item() == pytest.approx(2.0)
+    assert out.dual_clip_frac.item() == 0.5
+    out.loss.backward()
+    assert logp.grad[0, 0].item() == 0.0 and logp.grad[0, 1].item() == pytest.approx(0.5)  # held token: no gradient
+
+
+def test_dual_clip_leaves_positive_advantages_and_moderate_ratios_alone():
+    old, mask = torch.zeros(1, 2), torch.ones(1, 2)
+    logp = torch.tensor([[5.0, math.log(2.0)]])
+    pos = policy_loss(logp, old, torch.tensor([1.0]), mask, 0.2, 0.28, clip_ratio_c=3.0)
+    assert pos.loss.item() == pytest.approx(-1.28) and pos.dual_clip_frac.item() == 0.0  # ordinary clip
+    neg = policy_loss(torch.tensor([[math.log(2.0)] * 2]), old, torch.tensor([-1.0]), mask, 0.2, 0.28, clip_ratio_c=3.0)
+    assert neg.loss.item() == pytest.approx(2.0) and neg.dual_clip_frac.item() == 0.0  # ratio 2 < 3: untouched
+
+
+def test_log_ratio_and_k3_are_clamped_so_nothing_overflows():
+    old, mask = torch.zeros(1, 1), torch.ones(1, 1)
+    out = policy_loss(torch.tensor([[200.0]]), old, torch.tensor([-1.0]), mask, clip_ratio_c=None)
+    assert out.loss.item() == pytest.approx(math.exp(20.0), rel=1e-5)  # exp(200) would be inf
+    k3 = kl_estimate(torch.tensor([[-200.0, 0.5]]), torch.tensor([[0.0, 0.0]]), "k3")
+    assert k3[0, 0].item() == 10.0  # clamped (unclamped: exp(200) - 201)
+    assert k3[0, 1].item() == pytest.approx(math.exp(-0.5) + 0.5 - 1.0)  # ordinary values unchanged
+
+
+def test_tis_weights_truncate_and_scale_the_policy_term():
+    from pipeline.grpo.loss import tis_weights
+
+    old = torch.tensor([[-1.0, -1.0, -1.0]])
+    rollout = torch.tensor([[-1.0, -1.0 + math.log(2.0), -4.0]])  # sampler agreed, sampler 2x likelier, sampler 20x less likely
+    w = tis_weights(old, rollout, cap=2.0)
+    assert w[0].tolist() == pytest.approx([1.0, 0.5, 2.0])
+    mask = torch.ones(1, 3)
+    plain = policy_loss(old, old, torch.tensor([1.0]), mask)
+    weighted = policy_loss(old, old, torch.tensor([1.0]), mask, is_weight=w)
+    assert plain.loss.item() == pytest.approx(-1.0)
+    assert weighted.loss.item() == pytest.approx(-(1.0 + 0.5 + 2.0) / 3)

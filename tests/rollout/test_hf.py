@@ -93,14 +93,17 @@ def test_stop_string_cuts_text_and_finishes(tiny, native):
     assert stop in tok.decode(got.token_ids)
 
 
-def test_sampling_logprobs_match_teacher_forced_logprobs(tiny, native):
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_sampling_logprobs_match_teacher_forced_logprobs(tiny, native, temperature):
+    """The engine reports log-probs of the distribution it sampled (temperature applied), the trainer's too."""
     model, tok = tiny
     eng = HFEngine(model, tok, native=native, return_logprobs=True)
-    groups = eng.generate(PROMPTS, SamplingParams(n=2, temperature=1.0, max_new_tokens=9, seed=0))
+    groups = eng.generate(PROMPTS, SamplingParams(n=2, temperature=temperature, max_new_tokens=9, seed=0))
     comps = [c for g in groups for c in g]
     prompt_ids = [p for p in eng.encode_prompts(PROMPTS) for _ in range(2)]
     with torch.no_grad():
-        lp, mask = sequence_logprobs(model, prompt_ids, [c.token_ids for c in comps], pad_id=tok.pad_token_id)
+        lp, mask = sequence_logprobs(model, prompt_ids, [c.token_ids for c in comps], pad_id=tok.pad_token_id,
+                                     temperature=temperature)
     for i, c in enumerate(comps):
         assert len(c.logprobs) == len(c.token_ids) == int(mask[i].sum())
         torch.testing.assert_close(torch.tensor(c.logprobs), lp[i, : len(c.token_ids)], atol=1e-4, rtol=1e-4)
