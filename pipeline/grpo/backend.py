@@ -169,12 +169,7 @@ class AccelerateBackend(LocalBackend):
         return float(self.acc.reduce(t, reduction="sum"))
 
     def gathered(self):
-        if not self.zero3:
-            return contextlib.nullcontext()
-        import deepspeed
-
-        # every rank enters (a collective); read-only: no modifier rank, partitions are left untouched
-        return deepspeed.zero.GatheredParameters(list(self.policy().parameters()))
+        return _zero3_full_weights(self.engine) if self.zero3 else contextlib.nullcontext()
 
     def barrier(self) -> None:
         self.acc.wait_for_everyone()
@@ -203,6 +198,28 @@ class AccelerateBackend(LocalBackend):
 
     def full_state_dict(self):
         return self.acc.get_state_dict(self.model) if self.zero3 else None
+
+
+@contextlib.contextmanager
+def _zero3_full_weights(engine):
+    """Full weights on every rank, with ZeRO-3's module hooks lifted (as TRL's unwrap_model_for_generation).
+
+    Every rank enters together (the gather is a collective). Without lifting the hooks, each forward inside
+    would re-partition its weights on exit and re-gather them (another collective) on the next call, so
+    ranks that decode different numbers of tokens would wait on each other forever."""
+    import deepspeed
+
+    module, offload = engine.module, engine.optimizer.parameter_offload
+    with deepspeed.zero.GatheredParameters(list(module.parameters())):  # read-only: partitions stay as they are
+        for p in module.parameters():
+            p.ds_active_sub_modules.clear()
+        for hook in offload.forward_hooks + offload.backward_hooks:
+            hook.remove()
+        offload.forward_hooks, offload.backward_hooks = [], []
+        try:
+            yield
+        finally:
+            offload._register_deepspeed_module(offload.module)
 
 
 def make_backend(cfg, model, optimizer, scheduler, accelerator=None) -> LocalBackend:

@@ -204,7 +204,8 @@ class GRPOTrainer:
         cfg, timer = self.cfg, Timer()
         with timer.phase("prompts"):
             rows = self._rows_for(step, cfg.prompts_per_step, 0)
-        groups, metrics = self._sample_and_score(rows, step, timer)
+        with self.backend.gathered():  # ZeRO-3: full weights for all rollout rounds (ranks' rounds may differ)
+            groups, metrics = self._sample_and_score(rows, step, timer)
         with timer.phase("advantage"):
             rewards = torch.tensor([[s["reward_filled"] for s in g] for g in groups])  # (P, G)
             zero_var = zero_variance_mask(rewards)  # (P,)
@@ -266,8 +267,7 @@ class GRPOTrainer:
             seed = (cfg.seed * 1_000_003 + step * 1009 + round_ * 101 + k * 7 + rank * 7919) % (2**31)
             params = SamplingParams(n=len(members), temperature=t, top_p=cfg.top_p,
                                     max_new_tokens=cfg.max_new_tokens, seed=seed)
-            with self.backend.gathered():  # (ZeRO-3: the full weights, for the duration of the rollout)
-                outs = self.engine.generate(prompts, params)
+            outs = self.engine.generate(prompts, params)
             for i, comps in enumerate(outs):
                 for j, c in zip(members, comps):
                     groups[i][j] = {"row": rows[i], "prompt_ids": prompt_ids[i], "ids": list(c.token_ids),

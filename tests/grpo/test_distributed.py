@@ -16,7 +16,8 @@ import pytest
 from tests.grpo.test_train_stage import REPO, _metrics, data_dir, overrides  # noqa: F401  (fixture re-export)
 
 
-def _launch_cmd(tiny_model_dir, data_dir, out: Path, ds_config: str, steps: int, ckpt_every: int):
+def _launch_cmd(tiny_model_dir, data_dir, out: Path, ds_config: str, steps: int, ckpt_every: int,
+                extra: list[str] = ()):
     launcher = str(Path(sys.executable).parent / "accelerate")
     env = {**os.environ, "PYTHONPATH": str(REPO), "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1",
            "CCL_WORKER_COUNT": "1"}
@@ -26,7 +27,7 @@ def _launch_cmd(tiny_model_dir, data_dir, out: Path, ds_config: str, steps: int,
            str(REPO / "scripts/03_train.py"), "--config", str(REPO / "configs/train_embedded.yaml"),
            "--data", str(data_dir), "--out", str(out),
            *overrides(tiny_model_dir, steps, ckpt_every), f"deepspeed={REPO / ds_config}", "num_threads=1",
-           "mixed_precision=no"]
+           "mixed_precision=no", *extra]
     return cmd, env
 
 
@@ -60,9 +61,11 @@ def test_two_process_deepspeed_cpu(tiny_model_dir, data_dir, tmp_path, ds_config
 
 
 @pytest.mark.slow
-def test_deepspeed_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_dir, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("ds", ["configs/deepspeed/zero2.json", "configs/deepspeed/zero3.json"],
+                         ids=["zero2", "zero3"])
+def test_deepspeed_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_dir, tmp_path, ds):  # noqa: F811
     _skip_without_deepspeed()
-    ds, steps = "configs/deepspeed/zero2.json", 12
+    steps = 12
     _launch(tiny_model_dir, data_dir, tmp_path / "ref", ds, steps, 2)
     out = tmp_path / "killed"
     cmd, env = _launch_cmd(tiny_model_dir, data_dir, out, ds, steps, 2)
