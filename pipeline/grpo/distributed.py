@@ -66,22 +66,39 @@ def make_accelerator(cfg):
 
 
 def run_distributed(cfg, data_dir, out_dir, force: bool = False):
+    """Rank 0 runs the stage (up-to-date check, directory, manifest); every rank trains when it trains.
+
+    Rank 0 tells the others what it decided (train or not, resume or not) before anyone trains, so an
+    up-to-date re-run stops on every rank and all ranks agree on resuming."""
+    from accelerate.utils import broadcast_object_list
+
     from pipeline import train
-    from pipeline.stage import StageContext, run_stage
     from pipeline.manifest import load_manifest
+    from pipeline.stage import StageContext, run_stage
 
     acc = make_accelerator(cfg)
+
+    def tell(decision: list) -> list:  # rank 0's [train?, resuming?] reaches every rank
+        return broadcast_object_list(decision, from_process=0)
+
     if acc.is_main_process:
+        told = False
+
         def body(ctx):
-            acc.wait_for_everyone()  # release the other ranks: the directory is ready
+            nonlocal told
+            told = bool(tell([True, ctx.resuming]))  # the directory is ready: release the other ranks
             return train.body(ctx, accelerator=acc)
+
         m = run_stage(train.STAGE, out_dir, cfg, body, inputs={"dataset": data_dir}, force=force)
+        if not told:
+            tell([False, False])  # up to date: nothing to train
         acc.wait_for_everyone()
         return m
-    acc.wait_for_everyone()
-    data = Path(data_dir)
-    ctx = StageContext(train.STAGE, Path(out_dir), cfg, {"dataset": load_manifest(data)}, {"dataset": data.resolve()},
-                       resuming=(Path(out_dir) / "checkpoints").exists() and not force)
-    train.body(ctx, accelerator=acc)
+    go, resuming = tell([None, None])
+    if go:
+        data = Path(data_dir)
+        ctx = StageContext(train.STAGE, Path(out_dir), cfg, {"dataset": load_manifest(data)},
+                           {"dataset": data.resolve()}, resuming=resuming)
+        train.body(ctx, accelerator=acc)
     acc.wait_for_everyone()
     return None
