@@ -41,3 +41,18 @@ BAD = [
 def test_validate_rejects(overrides, needle):
     with pytest.raises(ConfigError, match=needle):
         load_config(TrainConfig, None, overrides)
+
+
+@pytest.mark.parametrize("change, world, message", [
+    ({"prompts_per_step": 2, "group_size": 4, "grad_accum": 8}, 2, "grad_accum: 8 does not divide the per-process"),
+    ({"prompts_per_step": 3, "group_size": 2}, 2, "do not split evenly over 2 processes"),
+    ({"prompts_per_step": 4, "group_size": 2, "minibatch_size": 2}, 4, "minibatch_size: 2 completions do not split"),
+], ids=["grad_accum", "prompts", "minibatch"])
+def test_per_process_minibatch_is_checked_with_the_world_size(change, world, message):
+    from pipeline.grpo.trainer import check_minibatch
+
+    cfg = TrainConfig(**change)
+    cfg.validate()  # fine for one process
+    assert check_minibatch(cfg, 1) == cfg.minibatch
+    with pytest.raises(ConfigError, match=message):
+        check_minibatch(cfg, world)
