@@ -45,6 +45,8 @@ from pipeline.grpo.config import TrainConfig
 from pipeline.grpo.loss import aggregate, policy_loss, tis_weights
 from pipeline.grpo.metrics import MetricsLogger
 from pipeline.grpo.precision import bf16_copy
+from pipeline.grpo.samples import (Sample, best_of_n_mask, fill_rewards, first_false_token_spans, is_flat,
+                                   rollout_logprobs, rollout_metrics)
 from pipeline.prompts import render_prompt
 from pipeline.rollout.base import SamplingParams, make_engine
 
@@ -88,16 +90,6 @@ def check_minibatch(cfg: TrainConfig, world: int) -> int:
         raise ConfigError(f"grad_accum: {cfg.grad_accum} does not divide the per-process minibatch ({per_rank} = "
                           f"minibatch_size {cfg.minibatch} / {world} processes)")
     return per_rank
-
-
-def _rollout_logprobs(flat: list[dict], shape: tuple[int, int]) -> torch.Tensor:
-    """The sampler's log-probs of each completion token, (B, T) right-padded; a clear error if an engine sent none."""
-    out = torch.zeros(shape)  # (B, T)
-    for b, s in enumerate(flat):
-        if s["rollout_lp"] is None:
-            raise RuntimeError("tis_cap is set but the rollout engine returned no log-probs; set tis_cap: null")
-        out[b, : len(s["rollout_lp"])] = torch.tensor(s["rollout_lp"], dtype=torch.float32)
-    return out
 
 
 class GRPOTrainer:
@@ -169,7 +161,7 @@ class GRPOTrainer:
         if self.is_main:
             ckpt.tmp_dir(self.run_dir, self.step)
         self.backend.barrier()
-        staged = self.backend.save_engine(ckpt.tmp_dir(self.run_dir, self.step, fresh=False))
+        self.backend.save_engine(ckpt.tmp_dir(self.run_dir, self.step, fresh=False))  # DeepSpeed: every rank's shard
         weights = self.backend.full_state_dict()
         self.backend.barrier()
         if not self.is_main:
@@ -207,7 +199,7 @@ class GRPOTrainer:
         with self.backend.gathered():  # ZeRO-3: full weights for all rollout rounds (ranks' rounds may differ)
             groups, metrics = self._sample_and_score(rows, step, timer)
         with timer.phase("advantage"):
-            rewards = torch.tensor([[s["reward_filled"] for s in g] for g in groups])  # (P, G)
+            rewards = torch.tensor([[s.reward_filled for s in g] for g in groups])  # (P, G)
             zero_var = zero_variance_mask(rewards)  # (P,)
             adv = group_advantages(rewards, cfg.advantage)  # (P, G)
         flat = [s for g in groups for s in g]
@@ -220,16 +212,16 @@ class GRPOTrainer:
             self.engine.sync_weights(self.backend.policy())
         metrics.update(upd)
         metrics["zero_variance_frac"] = float(zero_var.float().mean())
-        live = adv_flat[[s["trainable"] for s in flat]]
+        live = adv_flat[[s.trainable for s in flat]]
         live = live if live.dim() == 1 else live[:, 0]
         if live.numel():
             metrics.update({"adv/mean": float(live.mean()), "adv/std": float(live.std()) if live.numel() > 1 else 0.0,
                             "adv/min": float(live.min()), "adv/max": float(live.max())})
         with timer.phase("log"):
             if self.is_main and cfg.samples_every and step % cfg.samples_every == 0:
-                self.logger.samples(step, [{"id": s["row"].id, "prompt": s["row"].problem, "gold": s["row"].gold,
-                                            "completion": s["text"], "reward": s["reward"], "reasons": s["reasons"],
-                                            "finish_reason": s["finish"]} for s in flat[:: max(1, len(flat) // max(1, cfg.samples_per_step))][: cfg.samples_per_step]])
+                self.logger.samples(step, [{"id": s.row.id, "prompt": s.row.problem, "gold": s.row.gold,
+                                            "completion": s.text, "reward": s.reward, "reasons": s.reasons,
+                                            "finish_reason": s.finish} for s in flat[:: max(1, len(flat) // max(1, cfg.samples_per_step))][: cfg.samples_per_step]])
         for k, v in timer.seconds.items():
             metrics[f"time/{k}"] = v
         metrics["time/step"] = sum(timer.seconds.values())
@@ -252,7 +244,7 @@ class GRPOTrainer:
     def _temperatures(self) -> list[float]:
         return list(self.cfg.temperature_schedule) or [self.cfg.temperature] * self.cfg.group_size
 
-    def _rollout(self, rows: list, step: int, round_: int) -> list[list[dict]]:
+    def _rollout(self, rows: list, step: int, round_: int) -> list[list[Sample]]:
         """G completions per row; members with the same temperature are sampled in one call."""
         cfg = self.cfg
         if not rows:
@@ -260,7 +252,7 @@ class GRPOTrainer:
         prompts = [render_prompt(self.tok, r.problem, cfg.template) for r in rows]
         prompt_ids = self.engine.encode_prompts(prompts)
         temps = self._temperatures()
-        groups: list[list[dict | None]] = [[None] * cfg.group_size for _ in rows]
+        groups: list[list[Sample | None]] = [[None] * cfg.group_size for _ in rows]
         rank = self.backend.rank
         for k, t in enumerate(sorted(set(temps))):
             members = [j for j, tj in enumerate(temps) if tj == t]
@@ -270,29 +262,17 @@ class GRPOTrainer:
             outs = self.engine.generate(prompts, params)
             for i, comps in enumerate(outs):
                 for j, c in zip(members, comps):
-                    groups[i][j] = {"row": rows[i], "prompt_ids": prompt_ids[i], "ids": list(c.token_ids),
-                                    "text": c.text, "finish": c.finish_reason, "temp": t,
-                                    "rollout_lp": c.logprobs}
+                    groups[i][j] = Sample(rows[i], prompt_ids[i], list(c.token_ids), c.text, c.finish_reason, t,
+                                          c.logprobs)
         return groups  # type: ignore[return-value]
 
-    def _score(self, groups: list[list[dict]]) -> dict[str, int]:
+    def _score(self, groups: list[list[Sample]]) -> dict[str, int]:
         flat = [s for g in groups for s in g]
-        scores = self.scorer.score([s["row"] for s in flat], [s["text"] for s in flat])
-        for i, s in enumerate(flat):
-            s["reward"] = scores.reward[i]
-            s["correct"] = scores.correct[i]
-            s["objectives"] = {k: v[i] for k, v in scores.per_objective.items()}
-            s["reasons"] = {k: v[i] for k, v in scores.reasons.items()}
-            s["first_false"] = scores.first_false[i] if scores.first_false else None
-        for g in groups:
-            judged = [s["reward"] for s in g if s["reward"] is not None]
-            fill = statistics.fmean(judged) if judged else 0.0
-            for s in g:
-                s["reward_filled"] = s["reward"] if s["reward"] is not None else fill
-                s["trainable"] = s["reward"] is not None and not (self.cfg.overlong_filter and s["finish"] == "length")
+        scores = self.scorer.score([s.row for s in flat], [s.text for s in flat])
+        fill_rewards(groups, scores, self.cfg.overlong_filter)
         return scores.reason_counts()
 
-    def _sample_and_score(self, rows: list, step: int, timer: Timer) -> tuple[list[list[dict]], dict]:
+    def _sample_and_score(self, rows: list, step: int, timer: Timer) -> tuple[list[list[Sample]], dict]:
         cfg = self.cfg
         with timer.phase("rollout"):
             groups = self._rollout(rows, step, 0)
@@ -301,8 +281,7 @@ class GRPOTrainer:
         all_seen = [s for g in groups for s in g]  # metrics describe the first round (the policy's own)
         refills = 0
         for round_ in range(1, cfg.max_refill_rounds + 1 if cfg.dynamic_sampling else 1):
-            flat_idx = [i for i, g in enumerate(groups)
-                        if max(s["reward_filled"] for s in g) - min(s["reward_filled"] for s in g) <= 1e-8]
+            flat_idx = [i for i, g in enumerate(groups) if is_flat(g)]
             if not flat_idx:
                 break
             with timer.phase("prompts"):
@@ -312,67 +291,35 @@ class GRPOTrainer:
             with timer.phase("score"):
                 reasons.update(self._score(new))
             for i, g in zip(flat_idx, new):
-                if max(s["reward_filled"] for s in g) - min(s["reward_filled"] for s in g) > 1e-8:
+                if not is_flat(g):
                     groups[i] = g
                     refills += 1
-        return groups, self._rollout_metrics(all_seen, reasons, refills, timer)
+        return groups, rollout_metrics(all_seen, reasons, refills, timer.seconds["rollout"])
 
-    def _rollout_metrics(self, flat: list[dict], reasons: dict, refills: int, timer: Timer) -> dict[str, float]:
-        lens = [len(s["ids"]) for s in flat]
-        judged = [s["reward"] for s in flat if s["reward"] is not None]
-        m = {"reward/mean": statistics.fmean(judged) if judged else 0.0,
-             "reward/std": statistics.pstdev(judged) if len(judged) > 1 else 0.0,
-             "accuracy": statistics.fmean(float(s["correct"]) for s in flat),
-             "completion_len/mean": statistics.fmean(lens), "completion_len/max": max(lens),
-             "completion_len/min": min(lens),
-             "truncation_rate": statistics.fmean(float(s["finish"] == "length") for s in flat),
-             "skipped_frac": 1.0 - len(judged) / len(flat), "refilled_groups": refills,
-             "tokens_per_s": sum(lens) / max(1e-9, timer.seconds["rollout"])}
-        for name in flat[0]["objectives"]:
-            vals = [s["objectives"][name] for s in flat if s["objectives"][name] is not None]
-            if vals:
-                m[f"reward/{name}/mean"] = statistics.fmean(vals)
-                m[f"reward/{name}/std"] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-        m.update({f"reason/{k}": v for k, v in reasons.items()})
-        return m
-
-    def _token_credit(self, flat: list[dict], adv: torch.Tensor) -> torch.Tensor:
+    def _token_credit(self, flat: list[Sample], adv: torch.Tensor) -> torch.Tensor:
         """Per-token advantages: the process verifier's first false step (a character span) mapped to tokens."""
-        T = max(1, max(len(s["ids"]) for s in flat))
+        T = max(1, max(len(s.ids) for s in flat))
         mask = torch.zeros(len(flat), T)  # (B, T)
-        spans = []
         for b, s in enumerate(flat):
-            mask[b, : len(s["ids"])] = 1.0
-            span = s.get("first_false")
-            if span is None:
-                spans.append(None)
-                continue
-            ends = [len(self.tok.decode(s["ids"][: k + 1], skip_special_tokens=True)) for k in range(len(s["ids"]))]
-            first = next((k for k, e in enumerate(ends) if e > span[0]), len(ends))
-            last = next((k for k, e in enumerate(ends) if e >= span[1]), len(ends) - 1)
-            spans.append((first, last + 1))
+            mask[b, : len(s.ids)] = 1.0
+        spans = first_false_token_spans(flat, self.tok)
         return process_reward_adjustment(adv, mask, spans, self.cfg.process_penalty)  # (B, T)
 
     # -- update -----------------------------------------------------------------------------------
-    def _update(self, flat: list[dict], adv: torch.Tensor, groups: list[list[dict]], step: int) -> dict[str, float]:
+    def _update(self, flat: list[Sample], adv: torch.Tensor, groups: list[list[Sample]], step: int) -> dict[str, float]:
         cfg = self.cfg
-        train_mask = torch.tensor([float(s["trainable"]) for s in flat])  # (B,)
+        train_mask = torch.tensor([float(s.trainable) for s in flat])  # (B,)
         if cfg.mode == "best_of_n":
-            best = torch.zeros(len(flat))
-            for gi, g in enumerate(groups):
-                j = max(range(len(g)), key=lambda k: g[k]["reward_filled"])
-                if g[j]["reward"] is not None and g[j]["reward"] > 0:
-                    best[gi * len(g) + j] = 1.0
-            train_mask = train_mask * best
-        batch = collate([s["prompt_ids"] for s in flat], [s["ids"] for s in flat], self.tok.pad_token_id)
+            train_mask = train_mask * best_of_n_mask(groups)  # (B,)
+        batch = collate([s.prompt_ids for s in flat], [s.ids for s in flat], self.tok.pad_token_id)
         batch.completion_mask = batch.completion_mask * train_mask[:, None]  # (B, T)
-        temps = torch.tensor([s["temp"] if s["temp"] > 0 else 1.0 for s in flat])  # (B,)
+        temps = torch.tensor([s.temp if s.temp > 0 else 1.0 for s in flat])  # (B,)
         B = len(flat)
         compute = self.backend.compute
         on_policy = cfg.mu == 1 and self.mb_size >= B
         old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(compute, batch, temps)
         ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
-        rollout = _rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
+        rollout = rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
         # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
         # normalisers still count their tokens, so the gradient is exactly the full batch's.
