@@ -2,8 +2,8 @@
 (configs/accelerate/cpu_2machines_loopback.yaml, 127.0.0.1, a free port) train the tiny model with DeepSpeed
 ZeRO-2 on CPU and log exactly what one machine with 2 processes logs for the same config and seed; machine 0's
 rank owns the stage directory (manifest, metrics, TensorBoard, model), machine 1's rank writes only its ZeRO
-optimizer shard (and accelerate's RNG file) into each checkpoint. The accelerate YAMLs load and say what the
-README says they do."""
+optimizer shard (and accelerate's RNG file) into each checkpoint; re-running the finished run stops at `up to date`
+on both machines. The accelerate YAMLs load and say what the README says they do."""
 
 import contextlib
 import os
@@ -56,8 +56,12 @@ def _run_together(cmds: list[list[str]], env: dict, logs: list[Path], timeout: f
                 procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
                                               start_new_session=True))
         deadline = time.time() + timeout
-        while any(p.poll() is None for p in procs):
-            if any(p.returncode not in (None, 0) for p in procs) or time.time() > deadline:
+        timed_out = False
+        while None in (codes := [p.poll() for p in procs]):  # (poll every process: it sets returncode)
+            if any(c not in (None, 0) for c in codes):
+                break  # the other machine would wait for the failed one in a collective: stop it now
+            if time.time() > deadline:
+                timed_out = True
                 break
             time.sleep(0.2)
     finally:
@@ -66,7 +70,7 @@ def _run_together(cmds: list[list[str]], env: dict, logs: list[Path], timeout: f
             _kill_tree(p)
     texts = [log.read_text() for log in logs]
     if running or any(p.returncode != 0 for p in procs):
-        why = f"killed after {timeout:.0f} s" if running else "failed"
+        why = f"still running after {timeout:.0f} s: killed" if timed_out else "failed (the others killed)"
         tails = "\n".join(f"--- {log.name} (rc {p.returncode}) ---\n{t[-4000:]}"
                           for p, log, t in zip(procs, logs, texts))
         pytest.fail(f"launch {why}\n{tails}")
@@ -139,15 +143,15 @@ def test_two_machines_match_one_machine(runs):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="pipeline/grpo/distributed.py run_distributed: when the main rank finds the "
-                   "stage up to date it returns without training, but the other ranks still run train.body and "
-                   "wait in DeepSpeed's collectives (a hang, on one machine or several)")
 def test_rerun_of_a_finished_run_is_up_to_date_on_both_machines(runs):
     port = _free_port()
     cmds = [[*c[: c.index("--main_process_port") + 1], str(port), *c[c.index("--main_process_port") + 2:]]
             for c in runs["cmds"]]
-    log0, _ = _run_together(cmds, runs["env"], [runs["tmp"] / "rerun0.log", runs["tmp"] / "rerun1.log"], timeout=60)
-    assert "up to date" in log0
+    # rank 0 finds the stage up to date and tells machine 1's rank, which stops too (no training, no collective
+    # left waiting); a hang is killed at the deadline
+    log0, log1 = _run_together(cmds, runs["env"], [runs["tmp"] / "rerun0.log", runs["tmp"] / "rerun1.log"],
+                               timeout=120)
+    assert "up to date" in log0 and "[train] 12 train rows" not in log0 + log1
 
 
 @pytest.mark.parametrize("name, machines, processes", [
