@@ -86,6 +86,9 @@ class LocalBackend:
         """Write engine-owned state into the checkpoint's staging directory; False when there is none."""
         return False
 
+    def check_engine(self, staging_dir: Path) -> None:
+        """After every rank saved (main rank): raise if the staging directory lacks a rank's engine state."""
+
     def full_state_dict(self):
         return None
 
@@ -195,6 +198,14 @@ class AccelerateBackend(LocalBackend):
             return False
         self.acc.save_state(str(Path(staging_dir) / "deepspeed"))
         return True
+
+    def check_engine(self, staging_dir: Path) -> None:
+        if not self.deepspeed:
+            return
+        shards = list((Path(staging_dir) / "deepspeed").rglob("*optim_states.pt"))
+        if len(shards) != self.world:
+            raise RuntimeError(f"checkpoint {staging_dir} holds {len(shards)} of {self.world} ranks' ZeRO optimizer "
+                               "shards, so it could not be resumed: --out must be on a filesystem every machine shares")
 
     def full_state_dict(self):
         return self.acc.get_state_dict(self.model) if self.zero3 else None

@@ -42,6 +42,11 @@ def make_accelerator(cfg):
     import json
 
     plugin = None
+    if not cfg.deepspeed and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        from pipeline.config import ConfigError
+
+        raise ConfigError("launched with DeepSpeed (accelerate --use_deepspeed or a DeepSpeed launch config) but the "
+                          "train config has no deepspeed: key; add e.g. deepspeed=configs/deepspeed/zero2.json")
     if cfg.deepspeed:
         ds = json.loads(Path(cfg.deepspeed).read_text())
         check_zero_stage(cfg, ds)
@@ -89,9 +94,11 @@ def run_distributed(cfg, data_dir, out_dir, force: bool = False):
             told = bool(tell([True, ctx.resuming]))  # the directory is ready: release the other ranks
             return train.body(ctx, accelerator=acc)
 
-        m = run_stage(train.STAGE, out_dir, cfg, body, inputs={"dataset": data_dir}, force=force)
-        if not told:
-            tell([False, False])  # up to date: nothing to train
+        try:
+            m = run_stage(train.STAGE, out_dir, cfg, body, inputs={"dataset": data_dir}, force=force)
+        finally:
+            if not told:  # up to date, or the stage failed before training: release the others, nothing to do
+                tell([False, False])
         acc.wait_for_everyone()
         return m
     go, resuming = tell([None, None])

@@ -166,6 +166,7 @@ class GRPOTrainer:
         self.backend.barrier()
         if not self.is_main:
             return None
+        self.backend.check_engine(ckpt.tmp_dir(self.run_dir, self.step, fresh=False))
         return ckpt.save_checkpoint(self.run_dir, self.step, self._unwrapped(), self.tok, self.state(),
                                     keep=self.cfg.keep_checkpoints, staged=True, state_dict=weights)
 

@@ -122,3 +122,28 @@ def test_bf16_master_with_deepspeed_is_refused():
     with pytest.raises(ConfigError, match="bf16_master is not for DeepSpeed"):
         from_dict(TrainConfig, {"deepspeed": str(REPO / "configs/deepspeed/zero3.json"),
                                "mixed_precision": "bf16_master"})
+
+
+def test_deepspeed_launch_without_a_deepspeed_config_is_refused(monkeypatch):
+    from pipeline.config import ConfigError
+    from pipeline.grpo.config import TrainConfig
+    from pipeline.grpo.distributed import make_accelerator
+
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")  # what `accelerate launch --use_deepspeed` sets
+    with pytest.raises(ConfigError, match="train config has no deepspeed: key"):
+        make_accelerator(TrainConfig())
+
+
+def test_checkpoint_missing_a_ranks_shard_is_refused(tmp_path):
+    """A machine whose --out is not shared leaves its ZeRO shard on its own disk: no COMPLETE without it."""
+    from pipeline.grpo.backend import AccelerateBackend
+
+    backend = AccelerateBackend.__new__(AccelerateBackend)  # only the fields check_engine reads
+    backend.deepspeed, backend.world = True, 2
+    shard_dir = tmp_path / "deepspeed/pytorch_model"
+    shard_dir.mkdir(parents=True)
+    (shard_dir / "bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt").write_bytes(b"x")
+    with pytest.raises(RuntimeError, match="holds 1 of 2 ranks' ZeRO optimizer shards"):
+        backend.check_engine(tmp_path)
+    (shard_dir / "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt").write_bytes(b"x")
+    backend.check_engine(tmp_path)
