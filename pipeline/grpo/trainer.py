@@ -8,10 +8,9 @@ One step (prompts per step x group size = completions per step):
                   combine the weighted objectives; with dynamic sampling, groups whose rewards are
                   all equal are replaced by fresh prompts (up to `max_refill_rounds` extra rounds);
   4. `advantage`  group advantages (grpo | drgrpo | rloo), optional per-token process-reward credit;
-  5. `update`     `mu` epochs over shuffled minibatches; old log-probs are taken once before the
-                  first update (skipped when mu = 1 with one minibatch: then ratio = 1 exactly);
-                  reference log-probs only when beta > 0; gradient accumulation, clipping, LR
-                  schedule per optimizer step;
+  5. `update`     `mu` epochs over shuffled minibatches, one optimizer step each (pipeline/grpo/update.py),
+                  through the backend that hides one process / bf16 master weights / DeepSpeed
+                  (pipeline/grpo/backend.py); `sync` then pushes the new weights to the rollout engine;
   6. `log`        metrics to JSONL/TensorBoard, sample completions, atomic checkpoint every N steps.
 
 Variant choices (all from the config): PPO clip with asymmetric clip-higher (eps_low, eps_high);
@@ -30,7 +29,6 @@ import collections
 import contextlib
 import math
 import random
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -40,13 +38,11 @@ import torch
 from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
 from pipeline.grpo.backend import make_backend
-from pipeline.grpo.batch import collate, completion_logprobs
 from pipeline.grpo.config import TrainConfig
-from pipeline.grpo.loss import aggregate, policy_loss, tis_weights
 from pipeline.grpo.metrics import MetricsLogger
 from pipeline.grpo.precision import bf16_copy
-from pipeline.grpo.samples import (Sample, best_of_n_mask, fill_rewards, first_false_token_spans, is_flat,
-                                   rollout_logprobs, rollout_metrics)
+from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
+from pipeline.grpo.update import PolicyUpdate, check_minibatch
 from pipeline.prompts import render_prompt
 from pipeline.rollout.base import SamplingParams, make_engine
 
@@ -76,22 +72,6 @@ def make_scheduler(optimizer, cfg: TrainConfig, total_updates: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def check_minibatch(cfg: TrainConfig, world: int) -> int:
-    """Per-rank minibatch size; a clear error when ranks or `grad_accum` do not divide the minibatch."""
-    from pipeline.config import ConfigError
-
-    if cfg.minibatch % world:
-        raise ConfigError(f"minibatch_size: {cfg.minibatch} completions do not split evenly over {world} processes")
-    if cfg.prompts_per_step % world:
-        raise ConfigError(f"prompts_per_step: {cfg.prompts_per_step} prompts do not split evenly over {world} "
-                          "processes (each rank samples whole groups)")
-    per_rank = cfg.minibatch // world
-    if per_rank % cfg.grad_accum:
-        raise ConfigError(f"grad_accum: {cfg.grad_accum} does not divide the per-process minibatch ({per_rank} = "
-                          f"minibatch_size {cfg.minibatch} / {world} processes)")
-    return per_rank
-
-
 class GRPOTrainer:
     def __init__(self, cfg: TrainConfig, model, tokenizer, curriculum, run_dir: str | Path, scorer=None,
                  ref_model=None, accelerator=None):
@@ -101,7 +81,7 @@ class GRPOTrainer:
         self.cfg, self.tok, self.curriculum = cfg, tokenizer, curriculum
         self.run_dir = Path(run_dir)
         world = accelerator.num_processes if accelerator is not None else 1
-        self.mb_size = check_minibatch(cfg, world)  # per-rank share of a minibatch
+        mb_size = check_minibatch(cfg, world)  # per-rank share of a minibatch
         self.updates_per_step = cfg.mu * (cfg.completions_per_step // cfg.minibatch)
         params = [p for p in model.parameters() if p.requires_grad]
         # fused: one kernel over all parameters instead of ~10 ops per tensor (same maths; off for DeepSpeed,
@@ -126,7 +106,8 @@ class GRPOTrainer:
         engine_opts["return_logprobs"] = cfg.tis_cap is not None  # the sampler's log-probs, for TIS
         with self.backend.gathered():
             self.engine = make_engine(cfg.engine, self.backend.policy(), tokenizer, **engine_opts)
-        self._share_prefix = cfg.share_prompt_prefix and not cfg.gradient_checkpointing
+        self.update = PolicyUpdate(cfg, self.backend, tokenizer, self.ref_model, mb_size,
+                                   share_prefix=cfg.share_prompt_prefix and not cfg.gradient_checkpointing)
         self.logger = MetricsLogger(self.run_dir, enabled=self.is_main)
         self.step = 0
 
@@ -207,8 +188,8 @@ class GRPOTrainer:
         adv_flat = adv.reshape(-1)  # (P*G,)
         if cfg.process_penalty > 0:
             adv_flat = self._token_credit(flat, adv_flat)  # (P*G, T)
-        with timer.phase("update"), self._update_attention():
-            upd = self._update(flat, adv_flat, groups, step)
+        with timer.phase("update"), self.update.attention():
+            upd = self.update(flat, adv_flat, groups, step)
         with timer.phase("sync"), self.backend.gathered():  # the next rollout samples the updated policy
             self.engine.sync_weights(self.backend.policy())
         metrics.update(upd)
@@ -305,115 +286,3 @@ class GRPOTrainer:
             mask[b, : len(s.ids)] = 1.0
         spans = first_false_token_spans(flat, self.tok)
         return process_reward_adjustment(adv, mask, spans, self.cfg.process_penalty)  # (B, T)
-
-    # -- update -----------------------------------------------------------------------------------
-    def _update(self, flat: list[Sample], adv: torch.Tensor, groups: list[list[Sample]], step: int) -> dict[str, float]:
-        cfg = self.cfg
-        train_mask = torch.tensor([float(s.trainable) for s in flat])  # (B,)
-        if cfg.mode == "best_of_n":
-            train_mask = train_mask * best_of_n_mask(groups)  # (B,)
-        batch = collate([s.prompt_ids for s in flat], [s.ids for s in flat], self.tok.pad_token_id)
-        batch.completion_mask = batch.completion_mask * train_mask[:, None]  # (B, T)
-        temps = torch.tensor([s.temp if s.temp > 0 else 1.0 for s in flat])  # (B,)
-        B = len(flat)
-        compute = self.backend.compute
-        on_policy = cfg.mu == 1 and self.mb_size >= B
-        old = None if on_policy or cfg.mode == "best_of_n" else self._logprobs_nograd(compute, batch, temps)
-        ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
-        rollout = rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
-        gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-        # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
-        # normalisers still count their tokens, so the gradient is exactly the full batch's.
-        active = train_mask > 0  # (B,)
-        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0:
-            active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))
-        if self.backend.world > 1:  # every rank runs the same micro-batches (the backward passes are collectives)
-            active = torch.ones(B, dtype=torch.bool)
-        acc = collections.defaultdict(list)
-        compute.train()
-        for _epoch in range(cfg.mu):
-            perm = torch.randperm(B, generator=gen)  # (B,)
-            for mb in perm.split(self.mb_size):
-                self._optimizer_step(batch, mb, active, adv, temps, old, ref, rollout, acc)
-        out = {k: statistics.fmean(v) for k, v in acc.items() if v}
-        out["trained_frac"] = float(train_mask.mean())
-        out["active_frac"] = float(active.float().mean())
-        out["optimizer_steps"] = self.backend.optimizer_steps
-        return out
-
-    def _optimizer_step(self, batch, mb, active, adv, temps, old, ref, rollout, acc) -> None:
-        """One optimizer step over minibatch `mb` (per-rank rows), in `grad_accum` micro-batches."""
-        cfg, backend = self.cfg, self.backend
-        mask_mb = batch.completion_mask[mb]  # (b, T)
-        agg = "token_mean" if cfg.mode == "best_of_n" else cfg.loss_agg
-        # the normaliser counts the whole minibatch over all ranks; ranks' gradients are averaged, hence * world
-        local = float(mask_mb.sum()) if agg == "token_mean" else float(len(mb))
-        den = max(1.0, backend.reduce_sum(local)) / backend.world
-        rows = mb[active[mb]]  # (b',) rows with a non-zero loss
-        micros = rows.split(len(mb) // cfg.grad_accum) if rows.numel() else ()
-        for i, micro in enumerate(micros):
-            sub = batch.select(micro)
-            T = sub.completion_ids.shape[1]
-            with self._precision():
-                logp, ent = completion_logprobs(backend.compute, sub, temps[micro], with_entropy=True,
-                                                share_prefix=self._share_prefix)  # (b, T)
-            m = sub.completion_mask.to(logp.device)  # (b, T)
-            if cfg.mode == "best_of_n":
-                loss = aggregate(-logp, m, "token_mean", denominator=den)
-                acc["loss"].append(float(loss))
-            else:
-                old_mb = logp.detach() if old is None else old[micro][:, :T].to(logp.device)
-                ref_mb = None if ref is None else ref[micro][:, :T].to(logp.device)
-                adv_mb = adv[micro] if adv.dim() == 1 else adv[micro][:, :T]  # (b,) or (b, T)
-                w = None
-                if rollout is not None:  # truncated importance weights of the sampler/trainer mismatch
-                    w = tis_weights(old_mb, rollout[micro][:, :T].to(logp.device), cfg.tis_cap)  # (b, T)
-                    acc["tis/weight_mean"].append(float((w * m).sum() / m.sum().clamp(min=1.0)))
-                    acc["tis/capped_frac"].append(float(((w >= cfg.tis_cap) * m).sum() / m.sum().clamp(min=1.0)))
-                out = policy_loss(logp, old_mb, adv_mb.to(logp.device), m, cfg.eps_low, cfg.eps_high, cfg.beta,
-                                  ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den,
-                                  clip_ratio_c=cfg.clip_ratio_c, is_weight=w)
-                loss = out.loss
-                for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean", "dual_clip_frac"):
-                    acc[k].append(float(getattr(out, k)))
-            acc["entropy"].append(float((ent * m).sum() / m.sum().clamp(min=1.0)))
-            backend.backward(loss, last=i == len(micros) - 1)
-        norm = backend.step(cfg.grad_clip)
-        if norm is not None:
-            acc["grad_norm"].append(norm)
-
-    @contextlib.contextmanager
-    def _update_attention(self):
-        """Switch the attention kernel for the update (cfg.update_attention), restoring the rollout's after."""
-        model, impl = self.backend.policy(), self.cfg.update_attention
-        device = next(model.parameters()).device.type
-        if impl == "auto":
-            impl = "eager" if device == "cpu" else "model"
-        current = getattr(getattr(model, "config", None), "_attn_implementation", None)
-        if impl == "model" or current is None or current == impl or not hasattr(model, "set_attn_implementation"):
-            yield
-            return
-        model.set_attn_implementation(impl)
-        try:
-            yield
-        finally:
-            model.set_attn_implementation(current)
-
-    def _precision(self):
-        """autocast(bfloat16) for forward passes when mixed_precision is bf16 (the loss is taken in float32)."""
-        if self.cfg.mixed_precision != "bf16":  # (bf16_master runs a bf16 model: nothing to cast)
-            return contextlib.nullcontext()
-        device = next(self.backend.master().parameters()).device.type
-        return torch.autocast(device_type=device, dtype=torch.bfloat16)
-
-    @torch.no_grad()
-    def _logprobs_nograd(self, model, batch, temps, chunk: int = 16) -> torch.Tensor:
-        """(B, T) log-probs under `model`, computed in chunks, no grad."""
-        B, T = batch.completion_ids.shape
-        out = torch.zeros(B, T)
-        for idx in torch.arange(B).split(chunk):
-            sub = batch.select(idx)
-            with self._precision():
-                lp, _ = completion_logprobs(model, sub, temps[idx], share_prefix=self._share_prefix)  # (b, t)
-            out[idx, : lp.shape[1]] = lp.float().cpu()
-        return out

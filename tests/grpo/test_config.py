@@ -49,7 +49,7 @@ def test_validate_rejects(overrides, needle):
     ({"prompts_per_step": 4, "group_size": 2, "minibatch_size": 2}, 4, "minibatch_size: 2 completions do not split"),
 ], ids=["grad_accum", "prompts", "minibatch"])
 def test_per_process_minibatch_is_checked_with_the_world_size(change, world, message):
-    from pipeline.grpo.trainer import check_minibatch
+    from pipeline.grpo.update import check_minibatch
 
     cfg = TrainConfig(**change)
     cfg.validate()  # fine for one process
