@@ -32,6 +32,7 @@ from typing import Any
 from data.schema import Row, read_rows_parquet, write_rows_parquet
 from pipeline.config import ConfigError
 from pipeline.rollout import SamplingParams, make_engine
+from pipeline.rollout.vllm_engine import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
 
 STAGE = "difficulty"
@@ -45,7 +46,10 @@ class DifficultyConfig:
     model: str = "embedded"
     """Base model: "embedded", a local Hugging Face directory or a hub name."""
     engine: str = "transformers"
-    """Rollout engine: transformers | vllm."""
+    """Rollout engine: transformers | vllm (its CPU build on a CPU machine, its CUDA build on a GPU one)."""
+    vllm: VLLMOptions = dataclasses.field(default_factory=lambda: VLLMOptions(gpu_memory_utilization=0.85))
+    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions); the stage has the
+    GPU to itself, so vLLM's share defaults to 0.85 here."""
     template: str = "boxed"
     """Prompt template (pipeline.prompts): r1 | boxed | plain | code."""
     k: int = 4
@@ -189,7 +193,8 @@ def run_estimation(ctx: StageContext, problems: list[Row]) -> tuple[dict[str, di
         from pipeline.models import load_model_and_tokenizer
 
         model, tok = load_model_and_tokenizer(cfg.model, cfg.dtype, cfg.device)
-        engine = make_engine(cfg.engine, model, tok)
+        opts = {"seed": cfg.seed, **cfg.vllm.engine_kwargs()} if cfg.engine == "vllm" else {}
+        engine = make_engine(cfg.engine, model, tok, **opts)
         scorer = Scorer(cfg.verifier_workers, cfg.verifier_deadline_s)
         try:
             for n, (b, rows) in enumerate(todo, 1):

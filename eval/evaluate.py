@@ -49,6 +49,7 @@ from pipeline.config import ConfigError
 from pipeline.manifest import Manifest, sha256_file
 from pipeline.prompts import TEMPLATES, render_prompt
 from pipeline.rollout.base import SamplingParams
+from pipeline.rollout.vllm_engine import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
 
 STAGE = "evaluate"
@@ -98,17 +99,18 @@ class EvalConfig:
     template: str | None = None
     """Prompt template for every benchmark (default: each benchmark's own, boxed for math)."""
     engine: Literal["transformers", "vllm"] = "transformers"
-    """Rollout engine."""
+    """Rollout engine: transformers, or vllm (its CPU build on a CPU machine, its CUDA build on a GPU one)."""
     batch_size: int = 8
     """Problems per generate call (x n completions)."""
     max_new_tokens: int = 1024
     """Generation budget per completion."""
     dtype: str = "float32"
-    """Model dtype for the transformers engine."""
+    """Model dtype (the transformers engine's; vLLM's too unless vllm.dtype names another)."""
     device: str = "cpu"
-    """Device for the transformers engine."""
-    gpu_memory_utilization: float = 0.85
-    """vLLM's share of GPU memory (weights + KV cache); evaluation has the GPU to itself."""
+    """Device for the transformers engine (vLLM runs where its build runs)."""
+    vllm: VLLMOptions = dataclasses.field(default_factory=lambda: VLLMOptions(gpu_memory_utilization=0.85))
+    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions); evaluation has the
+    GPU to itself, so vLLM's share defaults to 0.85 here."""
     torch_threads: int = 0
     """torch.set_num_threads for generation (0 = torch's default). On a CPU shared with other jobs,
     1 can be several times faster than oversubscribed threads that spin-wait."""
@@ -211,8 +213,7 @@ def _load_engine(cfg: EvalConfig, path: str):
         # VLLMEngine loads `model_path` itself and then pushes the given module's weights into it,
         # so the HF copy only needs to live on the CPU for that one push.
         model, tok = load_model_and_tokenizer(path, dtype=cfg.dtype, device="cpu")
-        engine = make_engine("vllm", model, tok, model_path=path, dtype=cfg.dtype,
-                             gpu_memory_utilization=cfg.gpu_memory_utilization, seed=cfg.seed)
+        engine = make_engine("vllm", model, tok, model_path=path, seed=cfg.seed, **cfg.vllm.engine_kwargs())
         del model
         return engine, tok
     model, tok = load_model_and_tokenizer(path, dtype=cfg.dtype, device=cfg.device)
@@ -421,6 +422,8 @@ def body(ctx: StageContext) -> StageResult:
                 figures[label][task.name] = benchmark_figures(records, cfg, scorer)
                 figures[label].update(bucket_figures(task, records, cfg, scorer))
                 artifacts[rel] = len(records)
+            if hasattr(engine, "close"):
+                engine.close()  # (vLLM: frees its memory and state before the next model's engine starts)
             del engine
         verifier_stats = scorer.stats()
     protocol = {"protocol": cfg.protocol, "n": cfg.samples_per_problem,

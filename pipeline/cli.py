@@ -3,8 +3,9 @@
 `stage_args` + `section_config` parse the arguments every stage takes and load its typed config.
 
 `guarded(main)` runs a script's `main()` and turns the errors a user can fix (a missing,
-incomplete or tampered input manifest; an invalid config) into one clear line on stderr and
-exit status 2, instead of a traceback; it first applies `allocator.tune_allocator()`.
+incomplete or tampered input manifest; an invalid config; a rollout engine that is not installed)
+into one clear line on stderr and exit status 2, instead of a traceback; it first applies
+`allocator.tune_allocator()`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Callable, TypeVar
 from pipeline.allocator import tune_allocator
 from pipeline.config import ConfigError, load_config, load_yaml
 from pipeline.manifest import ManifestError
+from pipeline.rollout.base import EngineUnavailable
 
 T = TypeVar("T")
 
@@ -29,6 +31,9 @@ def guarded(main: Callable[[], int]) -> int:
         return 2
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
+        return 2
+    except EngineUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
 
 

@@ -94,16 +94,30 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
+def _onto_default(field: dataclasses.Field, tp: Any, value: Any) -> Any:
+    """A mapping for a nested-dataclass field overrides only the keys it names: the others keep the field's own
+    default (e.g. an evaluation's `vllm.gpu_memory_utilization` of 0.85 survives `vllm.dtype=bfloat16`)."""
+    if not (dataclasses.is_dataclass(tp) and isinstance(value, dict)):
+        return value
+    if field.default_factory is dataclasses.MISSING:
+        return value
+    default = field.default_factory()
+    if not isinstance(default, tp):
+        return value
+    return {**{f.name: getattr(default, f.name) for f in dataclasses.fields(tp)}, **value}
+
+
 def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or cls.__name__}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(fields)
     kwargs = {}
     for key, value in data.items():
         if key not in names:
             raise ConfigError(f"unknown config field '{prefix}{key}' in {cls.__name__}.{_did_you_mean(key, names)}")
-        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+        kwargs[key] = _coerce(_onto_default(fields[key], hints[key], value), hints[key], f"{prefix}{key}")
     try:
         obj = cls(**kwargs)
     except TypeError as e:  # a required field is missing

@@ -17,6 +17,7 @@ from typing import Literal
 
 from data.curriculum import CurriculumConfig
 from pipeline.config import ConfigError
+from pipeline.rollout.vllm_engine import VLLMOptions
 
 
 @dataclasses.dataclass
@@ -148,7 +149,11 @@ class TrainConfig:
 
     # -- engine and systems
     engine: Literal["transformers", "vllm"] = "transformers"
-    """Rollout engine: transformers (CPU/GPU) or vllm (GPU, colocated, weights synced each step)."""
+    """Rollout engine: transformers (CPU/GPU) or vllm (colocated in the training process, weights synced each
+    step; vLLM's CPU build on a CPU machine, its CUDA build on a GPU one)."""
+    vllm: VLLMOptions = dataclasses.field(default_factory=VLLMOptions)
+    """vLLM engine settings (memory share, KV-cache size, max_model_len, eager mode, sleep mode, dtype), used
+    when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions)."""
     mixed_precision: Literal["no", "bf16", "bf16_master"] = "no"
     """bf16: the update's forward/backward runs under torch.autocast(bfloat16) (weights, gradients and
     AdamW state stay in `dtype`), as TRL/accelerate's `bf16=True`; ~2x on CPUs with AMX/AVX512-BF16.
@@ -229,15 +234,16 @@ class TrainConfig:
             raise ConfigError("lr: must be > 0")
         if self.dynamic_sampling and self.mode == "best_of_n":
             raise ConfigError("dynamic_sampling: only meaningful in grpo mode")
-        if self.engine == "vllm" and self.device == "cpu":
-            raise ConfigError("engine: vllm needs a GPU device (set device: cuda)")
+        if self.engine == "vllm" and self.device == "cpu" and self.vllm.enable_sleep_mode:
+            raise ConfigError("vllm.enable_sleep_mode: frees GPU memory for the update, which runs on the CPU here "
+                              "(and vLLM's CPU backend has no sleep mode); set it to false")
         if self.mixed_precision == "bf16_master" and self.dtype != "float32":
             raise ConfigError("mixed_precision: bf16_master keeps float32 master weights; set dtype: float32")
         if self.mixed_precision == "bf16_master" and self.deepspeed:
             raise ConfigError("mixed_precision: bf16_master is not for DeepSpeed runs (set bf16 in the DeepSpeed "
                               "config instead)")
         if self.rollout_dtype is not None and self.engine != "transformers":
-            raise ConfigError("rollout_dtype: only for the transformers engine (vLLM has its own dtype)")
+            raise ConfigError("rollout_dtype: only for the transformers engine (vLLM's is vllm.dtype)")
         if not self.rewards:
             raise ConfigError("rewards: need at least one objective")
         if self.total_steps < 1:

@@ -103,6 +103,8 @@ class GRPOTrainer:
         engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
         if cfg.engine == "transformers":
             engine_opts["native"] = cfg.native_rollout
+        elif cfg.engine == "vllm":
+            engine_opts.update(cfg.vllm.engine_kwargs(), seed=cfg.seed)
         engine_opts["return_logprobs"] = cfg.tis_cap is not None  # the sampler's log-probs, for TIS
         with self.backend.gathered():
             self.engine = make_engine(cfg.engine, self.backend.policy(), tokenizer, **engine_opts)

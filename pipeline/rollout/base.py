@@ -36,6 +36,11 @@ def encode_prompts(tokenizer, prompts: list[str], add_special_tokens: bool = Fal
     return [list(ids) for ids in enc["input_ids"]]
 
 
+class EngineUnavailable(ImportError):
+    """The requested rollout engine's package is not installed; the message says how to install it (the stage
+    scripts print it as one line and exit 2)."""
+
+
 class RolloutEngine(Protocol):
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]: ...
 
@@ -47,7 +52,7 @@ class RolloutEngine(Protocol):
 
 
 def make_engine(name: str, model, tokenizer, **kwargs) -> RolloutEngine:
-    """Engine factory: "transformers" (CPU/GPU) or "vllm" (GPU, optional extra)."""
+    """Engine factory: "transformers" (CPU/GPU) or "vllm" (CPU or GPU build of vLLM, an optional install)."""
     if name == "transformers":
         from pipeline.rollout.hf import HFEngine
 

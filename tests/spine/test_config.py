@@ -86,3 +86,16 @@ def test_bare_yaml_no_means_the_string_no(tmp_path):
     assert load_config(Prec, None, ["mixed_precision=no"]).mixed_precision == "no"
     with pytest.raises(ConfigError, match=r"flag: False is not one of \['a', 'b'\]"):
         load_config(Prec, write(tmp_path, "flag: no\n"))
+
+
+@dataclasses.dataclass
+class Stage:
+    optim: Opt = dataclasses.field(default_factory=lambda: Opt(lr=0.5))
+    """Nested settings whose stage default differs from the class default."""
+
+
+def test_partial_nested_mapping_keeps_the_fields_own_defaults(tmp_path):
+    """`optim.schedule=cosine` changes only schedule: lr keeps this stage's default (0.5), not Opt's (1e-5)."""
+    assert load_config(Stage, None, ["optim.schedule=cosine"]).optim == Opt(lr=0.5, schedule="cosine")
+    assert load_config(Stage, write(tmp_path, "optim: {lr: 2}\n")).optim == Opt(lr=2.0)
+    assert load_config(Stage).optim == Opt(lr=0.5)
