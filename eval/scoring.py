@@ -45,7 +45,7 @@ class Scorer:
 
     def score_rows(self, pairs: Sequence[tuple[Row, str]]) -> list[VerifyResult]:
         """Rows carry their own verifier options in metadata["verifier_options"] (as in training)."""
-        from rewards.combine import row_fields
+        from rewards.scorer import row_fields
 
         return self.score([(row.verifier, completion, row.gold, row_fields(row)[2]) for row, completion in pairs])
 

@@ -28,7 +28,8 @@ Algorithm:
    Free symbols: random rational substitution; an identity is `true`, anything else (a constraint
    such as `3x+2=17`) is `unjudged`. A step is false if any claim in it is false.
 Use as a capped penalty on the first error (min-form), never as a count of verified equations:
-`1 = 1` filler earns nothing, and `rewards.combine` never lets it turn a wrong outcome positive.
+`1 = 1` filler earns nothing: `rewards.scorer` turns it into -weight on a false step, 0 otherwise, and refuses
+a process weight that could outweigh the outcome.
 
 Options: `max_steps` (2000), `max_claims` (500), `max_step_chars` (4000).
 

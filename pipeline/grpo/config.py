@@ -17,22 +17,8 @@ from typing import Literal
 
 from data.curriculum import CurriculumConfig
 from pipeline.config import ConfigError
+from rewards.scorer import RewardSpec, check_specs  # noqa: F401  (RewardSpec: the type of `rewards`)
 from pipeline.rollout.vllm_engine import VLLMOptions
-
-
-@dataclasses.dataclass
-class RewardSpec:
-    verifier: str = "row"
-    """Registry key of the verifier, or "row" to use each row's own `verifier` field."""
-    weight: float = 1.0
-    """Weight of this objective in the combined reward (weighted sum)."""
-    options: dict = dataclasses.field(default_factory=dict)
-    """Keyword options passed to the verifier (e.g. {last_number_fallback: true})."""
-    signal: Literal["score", "answered"] = "score"
-    """score: the verifier's score. answered: 1.0 when the verifier found a final answer at all (reason not
-    no_answer / parse_error / hedge), right or wrong: a format credit for models that do not yet box answers."""
-    name: str = ""
-    """Name used in metrics (default: the verifier key, or "<key>_answered")."""
 
 
 @dataclasses.dataclass
@@ -244,8 +230,10 @@ class TrainConfig:
                               "config instead)")
         if self.rollout_dtype is not None and self.engine != "transformers":
             raise ConfigError("rollout_dtype: only for the transformers engine (vLLM's is vllm.dtype)")
-        if not self.rewards:
-            raise ConfigError("rewards: need at least one objective")
+        from rewards.registry import load_plugins
+
+        load_plugins(list(self.reward_plugins))  # so plugin verifiers can be named in `rewards`
+        check_specs(self.rewards)
         if self.total_steps < 1:
             raise ConfigError("total_steps: must be >= 1")
         self.curriculum.validate()

@@ -97,8 +97,8 @@ class GRPOTrainer:
         if self.ref_model is not None and cfg.mixed_precision == "bf16_master":
             self.ref_model = bf16_copy(self.ref_model)
         if scorer is None:
-            from pipeline.grpo.scoring import Scorer
-            scorer = Scorer(cfg.rewards, cfg.verifier_workers, cfg.verifier_deadline_s, cfg.reward_plugins)
+            from rewards.scorer import Scorer
+            scorer = Scorer(cfg.rewards, cfg.verifier_workers, cfg.verifier_deadline_s, plugins=cfg.reward_plugins)
         self.scorer = scorer
         engine_opts = {"dtype": cfg.rollout_dtype} if cfg.rollout_dtype else {}
         if cfg.engine == "transformers":
@@ -252,7 +252,7 @@ class GRPOTrainer:
 
     def _score(self, groups: list[list[Sample]]) -> dict[str, int]:
         flat = [s for g in groups for s in g]
-        scores = self.scorer.score([s.row for s in flat], [s.text for s in flat])
+        scores = self.scorer.score([s.row for s in flat], [s.text for s in flat], [len(s.ids) for s in flat])
         fill_rewards(groups, scores, self.cfg.overlong_filter)
         return scores.reason_counts()
 

@@ -4,8 +4,6 @@ import pytest
 import torch
 
 from pipeline.grpo.batch import collate, completion_logprobs
-from pipeline.grpo.config import RewardSpec
-from pipeline.grpo.scoring import combine
 
 
 def test_collate_layout():
@@ -34,53 +32,6 @@ def test_padded_logprobs_match_single_sequences(tiny_model_dir):
     assert ent.shape == lp.shape and bool((ent >= 0).all())
 
 
-COMBINE = [
-    ("weighted_sum", [1.0, 1.0], [0.2, 1.0], 1.2),
-    ("skip_one_objective", [None, 1.0], [0.2, 1.0], 1.0),
-    ("skip_all", [None, None], [0.2, 1.0], None),
-]
-
-
-@pytest.mark.parametrize("scores,weights,expected", [c[1:] for c in COMBINE], ids=[c[0] for c in COMBINE])
-def test_combine(scores, weights, expected):
-    specs = [RewardSpec(verifier="row", weight=weights[0]), RewardSpec(verifier="format_r1", weight=weights[1])]
-    per = {"outcome": [scores[0]], "format_r1": [scores[1]]}
-    got = combine(specs, per, 1)[0]
-    assert got == pytest.approx(expected) if expected is not None else got is None
-
-
-class _FakePool:
-    """Stands in for rewards.pool.VerifierPool: returns canned results, counts calls."""
-
-    def __init__(self, results):
-        self.results, self.calls = results, 0
-
-    def score_batch(self, items):
-        self.calls += 1
-        return self.results[: len(items)]
-
-
-def test_answered_signal_and_shared_scoring():
-    from pipeline.grpo.scoring import Scorer
-    from rewards.base import VerifyResult
-
-    specs = [RewardSpec(verifier="row", weight=1.0), RewardSpec(verifier="row", weight=0.2, signal="answered")]
-    scorer = Scorer.__new__(Scorer)
-    scorer.specs = specs
-    scorer.pool = _FakePool([VerifyResult(1.0, "ok"), VerifyResult(0.0, "wrong"), VerifyResult(0.0, "no_answer"),
-                             VerifyResult(None, "gold_unparsable")])
-
-    class R:
-        verifier, gold = "math", "4"
-
-    s = scorer.score([R()] * 4, ["a", "b", "c", "d"])
-    assert scorer.pool.calls == 1  # both objectives read the same verifier results
-    assert s.per_objective["outcome_answered"] == [1.0, 1.0, 0.0, None]
-    assert s.reward == [pytest.approx(1.2), pytest.approx(0.2), 0.0, None]
-    assert s.correct == [True, False, False, False]
-    assert s.reason_counts()["outcome/no_answer"] == 1
-
-
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
 def test_shared_prefix_matches_full_batch_values_and_gradients(tiny_model_dir, attn):
     """Groups sharing a prompt: running the prompt once gives the same log-probs and the same gradients."""
@@ -102,26 +53,3 @@ def test_shared_prefix_matches_full_batch_values_and_gradients(tiny_model_dir, a
             assert torch.allclose(lp * batch.completion_mask, want, atol=1e-5)
         want = lp.detach() * batch.completion_mask
     assert torch.allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
-
-
-def test_procedural_rows_refuse_restated_arithmetic_in_training_and_eval():
-    """The reward hack a 135M policy found ("The answer is $18 - 14$." for 4) scores 0 on procedural rows, through
-    the real verifier, in both the trainer's scorer and the evaluation scorer; a computed answer still scores 1."""
-    from data.sources.base import SourceSpec
-    from data.sources.procedural import load_procedural
-    from eval.scoring import Scorer as EvalScorer
-    from pipeline.grpo.scoring import Scorer
-
-    row = next(load_procedural(SourceSpec(kind="procedural", name="p", options={"task": "arithmetic", "n": 1,
-                                                                                  "levels": [2]})))
-    expr = row.problem.split("$")[1].replace("\\times", "*")
-    texts = [f"The answer is ${expr}$.", f"${expr} = {row.gold}$. The answer is ${row.gold}$."]
-    scorer = Scorer([RewardSpec(verifier="row"), RewardSpec(verifier="row", weight=0.05, signal="answered")],
-                    workers=1)
-    try:
-        s = scorer.score([row, row], texts)
-    finally:
-        scorer.close()
-    assert s.reasons["outcome"] == ["unevaluated", "ok"] and s.reward == [0.0, pytest.approx(1.05)]
-    ev = EvalScorer(workers=0)
-    assert [r.reason for r in ev.score_rows([(row, t) for t in texts])] == ["unevaluated", "ok"]
