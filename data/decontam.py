@@ -62,8 +62,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(normalize(text))
 
 
-def ngrams(toks: list[str], n: int) -> set[str]:
-    return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+def ngrams(toks: list[str], n: int) -> list[str]:
+    """Distinct word n-grams in text order (an order, not a set: ties in `match` go to the first hit, every run)."""
+    return list(dict.fromkeys(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)))
 
 
 class NgramIndex:
