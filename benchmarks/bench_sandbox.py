@@ -25,11 +25,11 @@ PY = "/usr/bin/python3"
 
 
 def programs(n: int) -> list[str]:
-    from eval.benchmarks import humaneval, mbpp
+    from data.benchmarks import get
 
     half = n // 2
-    h = humaneval.load(limit=half)
-    m = mbpp.load(limit=n - half, split="all")
+    h = get("humaneval").load(limit=half)
+    m = get("mbpp").load(limit=n - half, split="all")
     progs = [r.gold["prelude"] + r.metadata["canonical_solution"] + "\n" + r.metadata["test"]
              + f"\ncheck({r.gold['entry_point']})\nprint('done')\n" for r in h]
     progs += [r.gold["setup"] + "\n" + r.metadata["reference_code"] + "\n" + "\n".join(
@@ -38,12 +38,12 @@ def programs(n: int) -> list[str]:
 
 
 def _mbpp_asserts(row) -> list[str]:
+    from data.sources.base import jsonl_records
     from pipeline.datadir import data_dir
-    from eval.benchmarks.source import read_jsonl
 
     global _MBPP
     if "_MBPP" not in globals():
-        _MBPP = {r["task_id"]: r["tests"] for r in read_jsonl(data_dir() / "unified/mbpp_sanitized.jsonl")}
+        _MBPP = {r["task_id"]: r["tests"] for _, _, r in jsonl_records(data_dir() / "unified/mbpp_sanitized.jsonl")}
     return _MBPP[row.metadata["task_id"]]
 
 

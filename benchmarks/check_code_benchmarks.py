@@ -58,14 +58,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--slots", type=int, default=None)
     args = ap.parse_args()
-    from eval.benchmarks import humaneval, mbpp
+    from data.benchmarks import get
     from rewards.code import verify_code_batch
     from rewards.sandbox import Sandbox
 
     sb = Sandbox(slots=args.slots)
     print(f"sandbox mode: {sb.mode.name}, slots: {sb.slots}")
-    for name, rows in (("HumanEval", humaneval.load(limit=args.limit)),
-                       ("MBPP sanitized", mbpp.load(limit=args.limit, split="all"))):
+    for name, rows in (("HumanEval", get("humaneval").load(limit=args.limit)),
+                       ("MBPP sanitized", get("mbpp").load(limit=args.limit, split="all"))):
         t0 = time.perf_counter()
         good = verify_code_batch([(fenced(canonical(r)), r.gold, {}) for r in rows], sb)
         bad = verify_code_batch([(fenced(canonical(r) + CORRUPT.replace("{name}", r.gold["entry_point"])), r.gold, {})

@@ -80,9 +80,9 @@ def main() -> int:
         report["heldout_all"] = summarise(recs, lambda r: "all")
         report["heldout_records"] = recs
     if a.gsm8k:
-        from eval.benchmarks.gsm8k import load
+        from data.benchmarks import get
 
-        grows = load(limit=a.gsm8k, seed=0)
+        grows = get("gsm8k").load(limit=a.gsm8k, seed=0)
         grecs = evaluate(model, tok, grows, a.template, a.gsm8k_max_new_tokens, a.batch)
         report["gsm8k"] = summarise(grecs, lambda r: "all")
         report["gsm8k_records"] = grecs

@@ -53,7 +53,9 @@ class CurateConfig:
     sources: list[SourceSpec] = dataclasses.field(default_factory=list)
     """Where rows come from; each entry names a registry kind (data.registry.names())."""
     decontaminate_against: list[SourceSpec] = dataclasses.field(default_factory=list)
-    """Evaluation sets whose problems must not appear in training rows (e.g. math500, aime24, gsm8k test)."""
+    """Evaluation sets whose problems must not appear in training rows (e.g. math500, aime24, gsm8k). A benchmark
+    name (data/benchmarks.py) loads its eval split exactly as evaluation does; any other source kind (a JSONL
+    file, ...) loads as that source."""
     data_dir: str | None = None
     """Local benchmark directory for benchmark adapters (default: $RLVR_DATA_DIR, then ../shared/benchmarks)."""
     self_check_verifiers: list[str] = dataclasses.field(default_factory=lambda: ["math"])

@@ -11,26 +11,20 @@ Add a source in one place:
     @register("my_source")
     def load_my_source(spec): yield Row(...)
 
-or list "module:attr" in `SOURCES` below.
+or list "module:attr" in `SOURCES` below. Every benchmark of the one benchmark table
+(data/benchmarks.py) is a source under its own name (`kind: gsm8k`, options {split: train}).
 """
 
 from __future__ import annotations
 
+from data import benchmarks
 from pipeline.registry import Registry
 
 SOURCES = Registry("data source", {
     "jsonl": "data.sources.jsonl:load_jsonl",
     "parquet": "data.sources.parquet:load_parquet",
     "hub": "data.sources.hub:load_hub",
-    "gsm8k": "data.sources.benchmarks:load_gsm8k",
-    "math": "data.sources.benchmarks:load_math",
-    "aime24": "data.sources.benchmarks:load_aime24",
-    "aime25": "data.sources.benchmarks:load_aime25",
-    "amc23": "data.sources.benchmarks:load_amc23",
-    "math500": "data.sources.benchmarks:load_math500",
-    "minerva": "data.sources.benchmarks:load_minerva",
-    "olympiadbench": "data.sources.benchmarks:load_olympiadbench",
-    "hmmt": "data.sources.benchmarks:load_hmmt",
+    **{name: "data.benchmarks:load_source" for name in benchmarks.names()},  # gsm8k, math, aime24, ...
     "procedural": "data.sources.procedural:load_procedural",
     "reasoning_gym": "data.sources.reasoning_gym:load_reasoning_gym",
 })

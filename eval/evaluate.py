@@ -40,10 +40,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Literal
 
+from data.benchmarks import seeded_subset
 from data.schema import Row
 from eval import metrics as M
 from eval.benchmarks import registry as bench_registry
-from eval.benchmarks.source import seeded_subset
 from eval.scoring import Scorer
 from pipeline.config import ConfigError
 from pipeline.manifest import Manifest, sha256_file
@@ -77,7 +77,7 @@ class JsonlBenchmark:
 @dataclasses.dataclass
 class EvalConfig:
     benchmarks: list[str] = dataclasses.field(default_factory=lambda: ["math500", "gsm8k", "aime24"])
-    """Registered benchmark names (eval/benchmarks/registry.py)."""
+    """Benchmark names (the table in data/benchmarks.py, listed by eval/benchmarks/registry.py)."""
     limits: dict[str, int] = dataclasses.field(default_factory=dict)
     """Per-benchmark seeded subset size; absent or 0 = the whole benchmark."""
     jsonl: list[JsonlBenchmark] = dataclasses.field(default_factory=list)

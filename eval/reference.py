@@ -21,8 +21,8 @@ import time
 
 from data.schema import Row
 from eval.benchmarks import registry
-from eval.benchmarks.source import last_boxed
 from eval.scoring import Scorer
+from rewards.extract import last_boxed
 
 def math_benchmarks() -> tuple[str, ...]:
     """Registered benchmarks whose rows go to the math verifier (their default template is boxed)."""

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 
 class Registry:
-    def __init__(self, kind: str, builtin: dict[str, str] | None = None):
+    def __init__(self, kind: str, builtin: dict[str, Any] | None = None):
         self.kind = kind  # what the names are, for messages: "verifier", "data source", ...
         self._targets: dict[str, Any] = dict(builtin or {})
 

@@ -92,6 +92,12 @@ def boxed_contents(text: str) -> list[str]:
     return out
 
 
+def last_boxed(text: str) -> str | None:
+    """The last of `boxed_contents(text)`, None when there is none (a reference solution's final answer)."""
+    boxes = boxed_contents(text)
+    return boxes[-1] if boxes else None
+
+
 def answer_region(text: str) -> tuple[str, bool]:
     """(region to search, whether it is the content of an <answer> block)."""
     k = text.rfind("</think>")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from data.schema import Row
 
@@ -80,38 +80,58 @@ def record_to_source_row(rec: dict[str, Any], spec: SourceSpec, origin: str, ind
                split=spec.split, metadata=meta)
 
 
-def read_jsonl(path: Path, spec: SourceSpec,
-               mapper: Callable[[dict], dict] | None = None) -> Iterator[Row | BadRecord]:
-    """Yield rows of a JSONL file; malformed lines become BadRecords naming file and line.
+def jsonl_records(path: str | Path) -> Iterator[tuple[int, str, Any]]:
+    """(line number, line, parsed value) of every non-blank line of a JSONL file: the one JSONL reader.
 
-    `mapper` turns a source's original record into the common fields (problem, answer, ...); a record
-    it cannot map is `malformed_record`, one that maps to no answer is `missing_answer`.
+    A malformed line yields its `json.JSONDecodeError` as the value, so each caller decides what it
+    means: curation quarantines it (`read_jsonl`), evaluation raises (eval/benchmarks/jsonl.py).
     """
-    n = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            origin = f"{path}:{lineno}"
             try:
-                rec = json.loads(line)
+                yield lineno, line, json.loads(line)
             except json.JSONDecodeError as e:
-                yield BadRecord(spec.label, origin, "malformed_json", str(e), line[:500])
+                yield lineno, line, e
+
+
+Mapper = Callable[[dict, int], dict]  # (original record, its index) -> common fields (problem, answer, ...)
+
+
+def records_to_rows(records: Iterable[tuple[str, int, str, Any]], spec: SourceSpec,
+                    mapper: Mapper | None = None) -> Iterator[Row | BadRecord]:
+    """Rows of `(origin, index, raw text, record)` tuples; what cannot be a row is a BadRecord naming its origin.
+
+    `mapper` turns a source's original record into the common fields (problem, answer, ...); a record
+    it cannot map is `malformed_record`, one that maps to no answer is `missing_answer`. A record that
+    is a `json.JSONDecodeError` is `malformed_json`. At most `spec.limit` rows are yielded.
+    """
+    n = 0
+    for origin, index, raw, rec in records:
+        if isinstance(rec, json.JSONDecodeError):
+            yield BadRecord(spec.label, origin, "malformed_json", str(rec), raw[:500])
+            continue
+        if mapper is not None:
+            try:
+                rec = mapper(rec, index)
+            except (KeyError, TypeError, AttributeError, ValueError) as e:
+                yield BadRecord(spec.label, origin, "malformed_record", f"{type(e).__name__}: {e}", raw[:500])
                 continue
-            if mapper is not None:
-                try:
-                    rec = mapper(rec)
-                except (KeyError, TypeError, AttributeError) as e:
-                    yield BadRecord(spec.label, origin, "malformed_record", f"{type(e).__name__}: {e}", line[:500])
-                    continue
-                rec = {k: v for k, v in rec.items() if k != "source" and v is not None}
-                if "answer" not in rec:
-                    yield BadRecord(spec.label, origin, "missing_answer", "no gold answer in record", line[:500])
-                    continue
-            yield record_to_source_row(rec, spec, origin, lineno - 1)
-            n += 1
-            if spec.limit is not None and n >= spec.limit:
-                return
+            rec = {k: v for k, v in rec.items() if k != "source" and v is not None}
+            if "answer" not in rec:
+                yield BadRecord(spec.label, origin, "missing_answer", "no gold answer in record", raw[:500])
+                continue
+        yield record_to_source_row(rec, spec, origin, index)
+        n += 1
+        if spec.limit is not None and n >= spec.limit:
+            return
+
+
+def read_jsonl(path: Path, spec: SourceSpec, mapper: Mapper | None = None) -> Iterator[Row | BadRecord]:
+    """Rows of a JSONL file (`records_to_rows`); origins are "file:line"."""
+    records = ((f"{path}:{lineno}", lineno - 1, line, rec) for lineno, line, rec in jsonl_records(path))
+    yield from records_to_rows(records, spec, mapper)
 
 
 def limited(items: Iterator, limit: int | None) -> Iterator:

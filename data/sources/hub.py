@@ -22,7 +22,7 @@ from data.schema import Row
 from data.sources.base import BadRecord, SourceSpec, record_to_source_row
 
 
-def _open_dataset(spec: SourceSpec):
+def open_dataset(spec: SourceSpec):
     import datasets
 
     opts = spec.options
@@ -48,7 +48,7 @@ def _extract(value: Any, pattern: str | None) -> Any:
 
 
 def load_hub(spec: SourceSpec) -> Iterator[Row | BadRecord]:
-    ds, where = _open_dataset(spec)
+    ds, where = open_dataset(spec)
     ak, pattern = spec.options.get("answer_key", "answer"), spec.options.get("answer_regex")
     for i, rec in enumerate(ds):
         if spec.limit is not None and i >= spec.limit:

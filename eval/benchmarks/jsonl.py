@@ -7,19 +7,23 @@
         verifier: math            # key in rewards.registry (or `verifier_field` per record)
         problem_field: question
         gold_field: answer
-        id_field: uid             # optional; default "<name>/<line index>"
+        id_field: uid             # optional; default "<name>/<record index>"
 
 Each record becomes a `data.schema.Row` (split "test"); fields not mapped stay in metadata.
 The path is read as given (absolute, or relative to the working directory); it does not go
-through the benchmark data directory.
+through the benchmark data directory. A malformed line or a record without the mapped fields
+is an error naming file and line (curation's JSONL source quarantines them instead; both read
+through data.sources.base.jsonl_records).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from data.benchmarks import seeded_subset
 from data.schema import Row, validate_row
-from eval.benchmarks.source import read_jsonl, seeded_subset
+from data.sources.base import jsonl_records
 
 NAME = "jsonl"
 DEFAULT_TEMPLATE = "boxed"
@@ -32,10 +36,12 @@ def load(data_dir=None, limit: int | None = None, seed: int = 0, *, path: str, n
     if not p.exists():
         raise FileNotFoundError(f"jsonl benchmark {name!r}: {p} does not exist")
     rows = []
-    for i, rec in enumerate(read_jsonl(p)):
+    for i, (lineno, _, rec) in enumerate(jsonl_records(p)):
+        if isinstance(rec, json.JSONDecodeError):
+            raise ValueError(f"{p}:{lineno}: malformed JSON: {rec}")
         missing = [f for f in (problem_field, gold_field) if f not in rec]
         if missing:
-            raise KeyError(f"{p}:{i + 1}: record lacks field(s) {missing}; it has {sorted(rec)}")
+            raise KeyError(f"{p}:{lineno}: record lacks field(s) {missing}; it has {sorted(rec)}")
         used = {problem_field, gold_field, id_field, verifier_field}
         row = Row(id=f"{name}/{rec[id_field] if id_field else i}", problem=str(rec[problem_field]),
                   verifier=str(rec[verifier_field]) if verifier_field else verifier, gold=rec[gold_field],

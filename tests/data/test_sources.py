@@ -9,7 +9,6 @@ import pytest
 from data import registry
 from data.schema import Row, write_rows_parquet
 from data.sources.base import BadRecord, SourceSpec
-from data.sources.benchmarks import last_boxed
 from data.sources.procedural import TASKS, countdown_max, generate
 
 
@@ -80,15 +79,6 @@ def test_math_adapter_keeps_level_and_subject(benchmark_dir, prefer):
             if isinstance(x, Row)]
     assert rows[0].metadata["level"] == 5 and rows[0].metadata["subject"] == "Algebra"
     assert {r.metadata.get("level") for r in rows} >= {1, 2, 3, 4, 5}
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("so \\boxed{\\frac{1}{2}} done", "\\frac{1}{2}"),
-    ("\\boxed{1} then \\fbox{2}", "2"),
-    ("no box", None),
-], ids=["nested-braces", "last-wins-fbox", "absent"])
-def test_last_boxed(text, expected):
-    assert last_boxed(text) == expected
 
 
 @pytest.mark.parametrize("nums,expected", [([1, 1], 2), ([2, 3, 4], 24), ([1, 2, 3], 9), ([1, 1, 1], 3), ([5], 5)],

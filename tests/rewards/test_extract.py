@@ -2,7 +2,7 @@
 
 import pytest
 
-from rewards.extract import boxed_contents, extract_answer, hedge_key
+from rewards.extract import boxed_contents, extract_answer, hedge_key, last_boxed
 
 BOXED = [
     ("last_boxed", r"first \boxed{1} then \boxed{1}", "1"),
@@ -22,6 +22,21 @@ def test_boxed(text, expected):
 
 def test_unbalanced_box_is_dropped():
     assert boxed_contents(r"\boxed{1} and \boxed{2") == ["1"]
+
+
+LAST_BOXED = [  # a reference solution's final answer (benchmark golds: MATH, Minerva)
+    ("frac", r"so \boxed{\frac{1}{2}}.", r"\frac{1}{2}"),
+    ("fbox_last", r"\boxed{1} then \fbox{2}", "2"),
+    ("nested_last", r"\boxed{a{b}c} and \boxed{x^{2}}", "x^{2}"),
+    ("bare_boxed", r"our answer is $\boxed 2$.", "2"),  # MATH train/algebra/24014
+    ("absent", "no box", None),
+    ("unbalanced", r"\boxed{unclosed", None),
+]
+
+
+@pytest.mark.parametrize("text,expected", [c[1:] for c in LAST_BOXED], ids=[c[0] for c in LAST_BOXED])
+def test_last_boxed(text, expected):
+    assert last_boxed(text) == expected
 
 
 TAGS = [

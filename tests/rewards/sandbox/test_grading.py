@@ -140,21 +140,23 @@ def test_const_eval_refuses_code():
 # ---- benchmark loaders + canonical solutions (a handful; the full sweep is slow) ----------------
 
 def _canonical_cases(benchmark_dir, limit):
-    from eval.benchmarks import humaneval, mbpp
+    from data.benchmarks import get
 
-    rows = humaneval.load(data_dir=benchmark_dir, limit=limit) + mbpp.load(data_dir=benchmark_dir, limit=limit, split="all")
+    rows = get("humaneval").load(data_dir=benchmark_dir, limit=limit) + \
+        get("mbpp").load(data_dir=benchmark_dir, limit=limit, split="all")
     code = [r.gold["prelude"] + r.metadata["canonical_solution"] if r.source == "humaneval"
             else r.metadata["reference_code"] for r in rows]
     return rows, code
 
 
 def test_loaders_rows(benchmark_dir):
-    from eval.benchmarks import humaneval, mbpp
+    from data.benchmarks import get
 
+    humaneval, mbpp = get("humaneval"), get("mbpp")
     h, m = humaneval.load(data_dir=benchmark_dir), mbpp.load(data_dir=benchmark_dir)
     assert len(h) == 164 and len(m) == 257 and len(mbpp.load(data_dir=benchmark_dir, split="all")) == 427
     assert {r.verifier for r in h + m} == {"code"} and all(r.gold["tests"] or r.gold["scripts"] for r in h + m)
-    assert humaneval.NAME == "humaneval" and mbpp.DEFAULT_TEMPLATE == humaneval.DEFAULT_TEMPLATE == "code"
+    assert humaneval.name == "humaneval" and mbpp.default_template == humaneval.default_template == "code"
     assert [r.id for r in humaneval.load(data_dir=benchmark_dir, limit=5, seed=1)] == \
            [r.id for r in humaneval.load(data_dir=benchmark_dir, limit=5, seed=1)]
 
