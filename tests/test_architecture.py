@@ -1,7 +1,17 @@
-"""Folder rules, checked on the source (verl's tests/special_sanity style):
-- `rewards/` never imports torch (verifiers run in light worker processes next to training);
-- `eval/` never imports the training code (`pipeline.grpo`);
-- every builtin verifier in the registry has a tests/rewards/**/test_*.py file that mentions it."""
+"""Folder rules, checked on the source (verl's tests/special_sanity style).
+
+Imports allowed between the top-level packages (nothing else is):
+    rewards  -> pipeline                   only pipeline.registry and pipeline.config (light; no torch, below)
+    data     -> pipeline, rewards          never eval: curation does not depend on evaluation
+    pipeline -> data, rewards              never eval
+    eval     -> data, pipeline, rewards    never pipeline.grpo (the training code)
+    no package imports scripts/ or benchmarks/ (entry points and measurements import the packages)
+So what curation and evaluation share lives in data/ and eval imports it: the row schema
+(data/schema.py) and the one benchmark table (data/benchmarks.py), which decontamination and
+evaluation both load from.
+Also: `rewards/` never imports torch, not even transitively (verifiers run in light worker processes
+next to training); every builtin verifier in the registry has a tests/rewards/**/test_*.py file that
+mentions it."""
 
 from __future__ import annotations
 
@@ -34,6 +44,26 @@ def _py_files(folder: str) -> list[Path]:
     files = sorted((REPO / folder).rglob("*.py"))
     assert files or folder == "eval", f"no Python files under {folder}/"
     return files
+
+
+PACKAGES = ("rewards", "data", "pipeline", "eval")
+ALLOWED = {"rewards": {"pipeline"}, "data": {"pipeline", "rewards"}, "pipeline": {"data", "rewards"},
+           "eval": {"data", "pipeline", "rewards"}}
+ONLY = {("rewards", "pipeline"): ("pipeline.registry", "pipeline.config")}
+
+
+@pytest.mark.parametrize("folder", PACKAGES)
+def test_imports_between_top_level_folders(folder):
+    bad = []
+    for p in _py_files(folder):
+        for name in _imports(p):
+            top = name.split(".")[0]
+            if top == folder or top not in PACKAGES + ("scripts", "benchmarks"):
+                continue
+            only = ONLY.get((folder, top))
+            if top not in ALLOWED[folder] or (only and not any(name == m or name.startswith(m + ".") for m in only)):
+                bad.append(f"{p.relative_to(REPO)} imports {name}")
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("folder,forbidden", [("rewards", "torch"), ("eval", "pipeline.grpo")],
