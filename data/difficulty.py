@@ -192,6 +192,10 @@ def run_estimation(ctx: StageContext, problems: list[Row]) -> tuple[dict[str, di
     if todo:
         from pipeline.models import load_model_and_tokenizer
 
+        if cfg.engine == "vllm":
+            from pipeline.rollout.vllm_engine import require_vllm
+
+            require_vllm()  # (before loading the model)
         model, tok = load_model_and_tokenizer(cfg.model, cfg.dtype, cfg.device)
         opts = {"seed": cfg.seed, **cfg.vllm.engine_kwargs()} if cfg.engine == "vllm" else {}
         engine = make_engine(cfg.engine, model, tok, **opts)

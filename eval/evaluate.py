@@ -210,6 +210,9 @@ def _load_engine(cfg: EvalConfig, path: str):
 
         torch.set_num_threads(cfg.torch_threads)
     if cfg.engine == "vllm":
+        from pipeline.rollout.vllm_engine import require_vllm
+
+        require_vllm()  # (before loading anything)
         # VLLMEngine loads `model_path` itself and then pushes the given module's weights into it,
         # so the HF copy only needs to live on the CPU for that one push.
         model, tok = load_model_and_tokenizer(path, dtype=cfg.dtype, device="cpu")

