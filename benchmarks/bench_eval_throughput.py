@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from eval import evaluate as E  # noqa: E402
 from eval.benchmarks.registry import get  # noqa: E402
-from eval.scoring import Scorer  # noqa: E402
+from rewards.scorer import Scorer  # noqa: E402
 from pipeline.models import load_model_and_tokenizer  # noqa: E402
 from pipeline.prompts import render_prompt  # noqa: E402
 from pipeline.rollout.base import make_engine  # noqa: E402

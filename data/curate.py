@@ -64,6 +64,9 @@ class CurateConfig:
     """Worker processes for gold self-checks (rewards.pool.VerifierPool); 0 = in process."""
     verifier_deadline_s: float = 5.0
     """Per-gold deadline of the self-check."""
+    reward_plugins: list[str] = dataclasses.field(default_factory=list)
+    """Modules imported (here and by the verifier workers) so their `@register` verifiers exist: rows may name
+    them; the same key in the curate, difficulty, train and eval configs."""
     dedup: DedupConfig = dataclasses.field(default_factory=DedupConfig)
     """Duplicate removal settings."""
     decontam: DecontamConfig = dataclasses.field(default_factory=DecontamConfig)
@@ -164,7 +167,8 @@ def curate_rows(cfg: CurateConfig, log=print) -> dict[str, Any]:
     t = {"start": time.time()}
     rows, quarantined, rows_in, skipped = load_sources(cfg, log)
     t["load"] = time.time()
-    valid, bad = validate_rows(rows, cfg.self_check_verifiers, cfg.verifier_workers, cfg.verifier_deadline_s)
+    valid, bad = validate_rows(rows, cfg.self_check_verifiers, cfg.verifier_workers, cfg.verifier_deadline_s,
+                               cfg.reward_plugins)
     quarantined += bad
     t["validate"] = time.time()
     deduped, dups = deduplicate(valid, cfg.dedup)

@@ -34,6 +34,7 @@ from pipeline.config import ConfigError
 from pipeline.rollout import SamplingParams, make_engine
 from pipeline.rollout.vllm_engine import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
+from rewards.scorer import Scorer
 
 STAGE = "difficulty"
 DATASET, PROGRESS, FILTERED = "dataset.parquet", "progress.jsonl", "filtered.jsonl"
@@ -76,6 +77,8 @@ class DifficultyConfig:
     """Verifier pool processes (0 = score in process)."""
     verifier_deadline_s: float = 5.0
     """Per-completion verifier deadline when a pool is used."""
+    reward_plugins: list[str] = dataclasses.field(default_factory=list)
+    """Modules imported (here and by the verifier workers) so their `@register` verifiers exist."""
     dtype: str = "float32"
     """Model dtype."""
     device: str = "cpu"
@@ -109,46 +112,15 @@ def load_progress(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-class Scorer:
-    """Scores (verifier, completion, gold) triples through the pool or in process."""
-
-    def __init__(self, workers: int, deadline_s: float):
-        self.pool = None
-        if workers > 0:
-            from rewards.pool import VerifierPool
-
-            self.pool = VerifierPool(workers=workers, deadline_s=deadline_s)
-
-    def score(self, items: list[tuple[str, str, Any]]):
-        from rewards import registry
-        from rewards.base import Reason, VerifyResult
-
-        if self.pool is not None:
-            from rewards.pool import ScoreItem
-
-            return self.pool.score_batch([ScoreItem(v, c, g) for v, c, g in items])
-        out = []
-        for v, c, g in items:
-            try:
-                out.append(registry.get(v)(c, g))
-            except Exception as e:  # noqa: BLE001 - a verifier crash skips the sample, visibly
-                out.append(VerifyResult(None, Reason.INTERNAL_ERROR, None, {"error": f"{type(e).__name__}: {e}"}))
-        return out
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-
-
-def estimate_batch(engine, tok, rows: list[Row], cfg: DifficultyConfig, scorer: Scorer, batch: int) -> list[dict]:
+def estimate_batch(engine, tok, rows: list[Row], cfg: DifficultyConfig, scorer, batch: int) -> list[dict]:
     from pipeline.prompts import render_prompt
 
     prompts = [render_prompt(tok, r.problem, cfg.template) for r in rows]
     params = SamplingParams(n=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p,
                             max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 1_000_003 + batch)
     groups = engine.generate(prompts, params)
-    items = [(r.verifier, c.text, r.gold) for r, group in zip(rows, groups) for c in group]
-    results = scorer.score(items)
+    # the one reward path (rewards/scorer.py): each row's own verifier options apply, as in training
+    results = scorer.score([r for r, g in zip(rows, groups) for _ in g], [c.text for g in groups for c in g]).results["outcome"]
     out = []
     for i, (r, group) in enumerate(zip(rows, groups)):
         res = results[i * cfg.k : (i + 1) * cfg.k]
@@ -199,7 +171,7 @@ def run_estimation(ctx: StageContext, problems: list[Row]) -> tuple[dict[str, di
         model, tok = load_model_and_tokenizer(cfg.model, cfg.dtype, cfg.device)
         opts = {"seed": cfg.seed, **cfg.vllm.engine_kwargs()} if cfg.engine == "vllm" else {}
         engine = make_engine(cfg.engine, model, tok, **opts)
-        scorer = Scorer(cfg.verifier_workers, cfg.verifier_deadline_s)
+        scorer = Scorer(workers=cfg.verifier_workers, deadline_s=cfg.verifier_deadline_s, plugins=cfg.reward_plugins)
         try:
             for n, (b, rows) in enumerate(todo, 1):
                 records = estimate_batch(engine, tok, rows, cfg, scorer, b)

@@ -36,7 +36,8 @@ def gold_as_completion(gold: Any) -> str:
     return f"\\boxed{{{gold}}}"
 
 
-def _verdicts(pairs: list[tuple[str, str]], workers: int, deadline_s: float) -> dict[tuple[str, str], tuple[str | None, str]]:
+def _verdicts(pairs: list[tuple[str, str]], workers: int, deadline_s: float,
+              plugins: list[str] = ()) -> dict[tuple[str, str], tuple[str | None, str]]:
     """(verifier, gold) -> (quarantine reason or None, detail)."""
     from rewards import registry
     from rewards.base import Reason
@@ -46,7 +47,7 @@ def _verdicts(pairs: list[tuple[str, str]], workers: int, deadline_s: float) -> 
     if workers > 0 and known:
         from rewards.pool import ScoreItem, VerifierPool
 
-        with VerifierPool(workers=workers, deadline_s=deadline_s) as pool:
+        with VerifierPool(workers=workers, deadline_s=deadline_s, plugins=list(plugins)) as pool:
             results = pool.score_batch([ScoreItem(v, gold_as_completion(g), g) for v, g in known])
     else:
         results = []
@@ -72,9 +73,12 @@ def _verdicts(pairs: list[tuple[str, str]], workers: int, deadline_s: float) -> 
 
 
 def validate_rows(rows: Iterable[Row], self_check: list[str], workers: int = 2,
-                  deadline_s: float = 5.0) -> tuple[list[Row], list[Quarantined]]:
-    """Split rows into (valid, quarantined); order of the valid rows is preserved."""
+                  deadline_s: float = 5.0, plugins: list[str] = ()) -> tuple[list[Row], list[Quarantined]]:
+    """Split rows into (valid, quarantined); order of the valid rows is preserved. `plugins`: modules whose
+    `@register` verifiers rows may name (imported here and in the pool's workers)."""
     from rewards import registry
+
+    registry.load_plugins(list(plugins))
 
     known = set(registry.names())
     schema_ok, bad = [], []
@@ -90,7 +94,7 @@ def validate_rows(rows: Iterable[Row], self_check: list[str], workers: int = 2,
             continue
         schema_ok.append(r)
     checked = {(r.verifier, r.gold) for r in schema_ok if r.verifier in self_check and isinstance(r.gold, str)}
-    verdicts = _verdicts(sorted(checked), workers, deadline_s) if checked else {}
+    verdicts = _verdicts(sorted(checked), workers, deadline_s, plugins) if checked else {}
     good = []
     for r in schema_ok:
         reason, detail = verdicts.get((r.verifier, r.gold), (None, "")) if isinstance(r.gold, str) else (None, "")

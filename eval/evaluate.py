@@ -44,7 +44,8 @@ from data.benchmarks import seeded_subset
 from data.schema import Row
 from eval import metrics as M
 from eval.benchmarks import registry as bench_registry
-from eval.scoring import Scorer
+from eval.scoring import Equivalence
+from rewards.scorer import Scorer
 from pipeline.config import ConfigError
 from pipeline.manifest import Manifest, sha256_file
 from pipeline.prompts import TEMPLATES, render_prompt
@@ -124,8 +125,9 @@ class EvalConfig:
     """Per-verifier deadline overrides (code runs tests in a sandbox)."""
     bootstrap: int = 1000
     """Bootstrap resamples for confidence intervals."""
-    plugins: list[str] = dataclasses.field(default_factory=list)
-    """Modules to import so their verifiers register."""
+    reward_plugins: list[str] = dataclasses.field(default_factory=list)
+    """Modules imported (here and by the verifier workers) so their `@register` verifiers exist; the same key in
+    the curate, difficulty, train and eval configs."""
     dataset: str | None = None
     """A curate/difficulty stage directory: its `dataset_split` rows are evaluated as benchmark
     "heldout" (the curriculum's evaluation split, never seen in training), with per-bucket figures."""
@@ -343,7 +345,8 @@ def run_benchmark(engine, tok, scorer: Scorer, cfg: EvalConfig, model: str, task
             t0 = time.perf_counter()
             groups = engine.generate(prompts, sampling_params(cfg, chunk_seed(cfg.seed, task.name, ci // cfg.batch_size)))
             t1 = time.perf_counter()
-            results = scorer.score_rows([(r, c.text) for r, g in zip(todo, groups) for c in g])
+            pairs = [(r, c.text) for r, g in zip(todo, groups) for c in g]
+            results = scorer.score([r for r, _ in pairs], [t for _, t in pairs]).results["outcome"]
             t2 = time.perf_counter()
             f.writelines(json.dumps(rec, ensure_ascii=False) + "\n"
                          for rec in sample_records(model, task, todo, prompts, groups, results))
@@ -356,7 +359,7 @@ def run_benchmark(engine, tok, scorer: Scorer, cfg: EvalConfig, model: str, task
             "resumed_problems": len(done)}
 
 
-def benchmark_figures(records: list[dict], cfg: EvalConfig, scorer: Scorer) -> dict:
+def benchmark_figures(records: list[dict], cfg: EvalConfig, same: Equivalence) -> dict:
     """avg@n / pass@k / maj@k with CIs plus token and reason statistics, from sample records."""
     by_id: dict[str, list[dict]] = defaultdict(list)
     for r in records:
@@ -365,8 +368,8 @@ def benchmark_figures(records: list[dict], cfg: EvalConfig, scorer: Scorer) -> d
     per_problem = [{"scores": [r["score"] for r in p], "answers": [r["extracted"] for r in p]} for p in problems]
     math_only = all(r["verifier"] == "math" for r in records)
     if math_only:
-        scorer.prefetch_equivalences([p["answers"] for p in per_problem])
-    figs = M.summarize(per_problem, cfg.k, scorer.equivalent if math_only else None, cfg.bootstrap, cfg.seed)
+        same.prefetch([p["answers"] for p in per_problem])
+    figs = M.summarize(per_problem, cfg.k, same.equivalent if math_only else None, cfg.bootstrap, cfg.seed)
     tokens = [r["tokens"] for r in records]
     figs["samples"] = len(records)
     figs["mean_tokens"] = round(sum(tokens) / len(tokens), 1) if tokens else None
@@ -375,7 +378,7 @@ def benchmark_figures(records: list[dict], cfg: EvalConfig, scorer: Scorer) -> d
     return figs
 
 
-def bucket_figures(task: BenchTask, records: list[dict], cfg: EvalConfig, scorer: Scorer) -> dict[str, dict]:
+def bucket_figures(task: BenchTask, records: list[dict], cfg: EvalConfig, same: Equivalence) -> dict[str, dict]:
     """Figures per difficulty bucket, named "<benchmark>[<key>=<value>]"."""
     if not task.bucket_by:
         return {}
@@ -383,7 +386,7 @@ def bucket_figures(task: BenchTask, records: list[dict], cfg: EvalConfig, scorer
     groups: dict[str, list[dict]] = defaultdict(list)
     for rec in records:
         groups[bucket[rec["id"]]].append(rec)
-    return {f"{task.name}[{b}]": benchmark_figures(recs, cfg, scorer) for b, recs in sorted(groups.items())}
+    return {f"{task.name}[{b}]": benchmark_figures(recs, cfg, same) for b, recs in sorted(groups.items())}
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -411,7 +414,9 @@ def body(ctx: StageContext) -> StageResult:
     models: dict[str, dict] = {}
     timings: dict[str, dict] = {}
     artifacts: dict[str, int | None] = {}
-    with Scorer(cfg.verifier_workers, cfg.verifier_deadline_s, cfg.verifier_deadlines, cfg.plugins) as scorer:
+    with Scorer(workers=cfg.verifier_workers, deadline_s=cfg.verifier_deadline_s, deadlines=cfg.verifier_deadlines,
+                plugins=cfg.reward_plugins) as scorer:
+        same = Equivalence(scorer)
         for label, spec in cfg.models.items():
             path, models[label] = _model_path(ctx, label, spec)
             ctx.log(f"model {label}: {path}")
@@ -422,8 +427,8 @@ def body(ctx: StageContext) -> StageResult:
                 timings[label][task.name] = run_benchmark(engine, tok, scorer, cfg, label, task, ctx.out_dir / rel,
                                                           ctx.resuming)
                 records = read_samples(ctx.out_dir / rel)
-                figures[label][task.name] = benchmark_figures(records, cfg, scorer)
-                figures[label].update(bucket_figures(task, records, cfg, scorer))
+                figures[label][task.name] = benchmark_figures(records, cfg, same)
+                figures[label].update(bucket_figures(task, records, cfg, same))
                 artifacts[rel] = len(records)
             if hasattr(engine, "close"):
                 engine.close()  # (vLLM: frees its memory and state before the next model's engine starts)

@@ -21,7 +21,7 @@ import time
 
 from data.schema import Row
 from eval.benchmarks import registry
-from eval.scoring import Scorer
+from rewards.scorer import Scorer
 from rewards.extract import last_boxed
 
 def math_benchmarks() -> tuple[str, ...]:
@@ -52,7 +52,7 @@ def check(name: str, scorer: Scorer, data_dir=None, limit: int | None = None) ->
     for kind, make in (("answer", answer_completion), ("solution", solution_completion)):
         pairs = [(r, c) for r in rows if (c := make(r)) is not None]
         t0 = time.perf_counter()
-        results = scorer.score_rows(pairs)
+        results = scorer.score([r for r, _ in pairs], [c for _, c in pairs]).results["outcome"]
         ok = sum(1 for res in results if res.score == 1.0)
         out[kind] = {"scored": len(pairs), "ok": ok, "seconds": round(time.perf_counter() - t0, 2),
                      "exceptions": [{"id": r.id, "gold": r.gold, "reason": res.reason, "extracted": res.extracted}

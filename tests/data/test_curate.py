@@ -139,3 +139,13 @@ def test_shipped_curate_configs_load(name):
 
     cfg = load_config(CurateConfig, Path(__file__).resolve().parents[2] / "configs" / name, section="curate")
     assert cfg.sources
+
+
+def test_reward_plugins_key_lets_rows_name_a_plugin_verifier():
+    """The same `reward_plugins` key as training and evaluation: curation knows a plugin's verifier."""
+    from data.schema import Row
+    from data.validate import validate_rows
+
+    rows = [Row("p1", "What is 1 + 2?", "toy_parity", "3", "t")]
+    valid, bad = validate_rows(rows, self_check=[], workers=1, plugins=["tests.grpo.toy_rewards"])
+    assert [r.id for r in valid] == ["p1"] and bad == []

@@ -134,3 +134,28 @@ def test_embedded_model_sigkill_midway_then_resume(tmp_path):
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=True)
     m = json.loads((tmp_path / "diff" / "manifest.json").read_text())["metrics"]
     assert (m["resumed_problems"], m["computed_problems"]) == (done_before, 8 - done_before), res.stdout
+
+
+def test_row_verifier_options_change_the_pass_rate():
+    """Difficulty is estimated on the verdicts training uses: a row's `require_evaluated` (procedural rows set it)
+    turns the restated problem `$18 - 14$` for gold 4 from a pass into a fail (it was ignored here before)."""
+    from data.schema import Row
+    from pipeline.rollout.base import Completion
+    from rewards.scorer import Scorer
+
+    class Replay:  # the completions a policy gave, replayed: the scorer is under test, not sampling
+        def generate(self, prompts, params):
+            return [[Completion("The answer is $18 - 14$.", [1], "stop"), Completion("$18 - 14 = 4$", [1], "stop")]
+                    for _ in prompts]
+
+    class Tok:
+        def apply_chat_template(self, messages, **kw):
+            return messages[-1]["content"]
+
+    plain = Row("a", "What is 18 - 14?", "math", "4", "t")
+    strict = Row("b", "What is 18 - 14?", "math", "4", "t", metadata={"verifier_options": {"require_evaluated": True}})
+    cfg = DifficultyConfig(k=2)
+    with Scorer(workers=0) as scorer:
+        recs = difficulty.estimate_batch(Replay(), Tok(), [plain, strict], cfg, scorer, batch=0)
+    assert [r["pass_rate"] for r in recs] == [1.0, 0.5]
+    assert recs[1]["reasons"] == ["unevaluated", "ok"]

@@ -74,12 +74,14 @@ def test_string_identity_would_get_it_wrong():
 
 def test_maj_at_k_with_the_math_verifier():
     pytest.importorskip("rewards.math", reason="math verifier not written yet")
-    from eval.scoring import Scorer
+    from eval.scoring import Equivalence
+    from rewards.scorer import Scorer
 
     with Scorer(workers=0) as s:
+        same = Equivalence(s)
         answers = ["\\frac{1}{2}", "0.5", "1/2", "3", "3"]
-        assert cluster_answers(answers, s.equivalent) == [[0, 1, 2], [3, 4]]
-        assert maj_at_k(answers, [1, 1, 1, 0, 0], 5, s.equivalent) == 1.0
+        assert cluster_answers(answers, same.equivalent) == [[0, 1, 2], [3, 4]]
+        assert maj_at_k(answers, [1, 1, 1, 0, 0], 5, same.equivalent) == 1.0
 
 
 def test_bootstrap_ci_seeded_and_brackets_the_mean():

@@ -3,7 +3,7 @@
 import pytest
 
 from eval.reference import MATH, check
-from eval.scoring import Scorer
+from rewards.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
