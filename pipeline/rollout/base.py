@@ -20,6 +20,7 @@ class SamplingParams:
     max_new_tokens: int = 256
     seed: int | None = None  # per-call seed; same seed + same prompts = same samples (per engine)
     stop: list[str] = dataclasses.field(default_factory=list)  # extra stop strings
+    ignore_eos: bool = False  # keep sampling past EOS up to max_new_tokens (fixed lengths, for benchmarks)
 
 
 @dataclasses.dataclass

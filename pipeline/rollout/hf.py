@@ -233,7 +233,7 @@ class HFEngine:
             tokens_out[state.rows, step] = nxt
             if lp_out is not None:
                 lp_out[state.rows, step] = sampled_logprobs(logits, nxt, params)
-            done = torch.isin(nxt, eos)  # (B_live,)
+            done = torch.isin(nxt, eos) if not params.ignore_eos else torch.zeros_like(nxt, dtype=torch.bool)
             if params.stop:
                 done = done | self._stop_hits(tokens_out, state.rows, step, params.stop, stop_window, device)
             if step == max_new - 1:

@@ -307,7 +307,8 @@ class VLLMEngine:
                                          top_p=params.top_p, top_k=params.top_k if params.top_k > 0 else -1,
                                          max_tokens=params.max_new_tokens,
                                          seed=_prompt_seed(params.seed, i) if per_request_seed else None,
-                                         stop=list(params.stop) or None, skip_special_tokens=True,
+                                         stop=list(params.stop) or None, ignore_eos=params.ignore_eos,
+                                         skip_special_tokens=True,
                                          logprobs=0 if self.return_logprobs else None)
                for i in range(len(prompts))]
         self._wake()

@@ -136,3 +136,15 @@ def test_bf16_copy_is_refreshed_from_the_source_model(tiny):
             assert torch.equal(cp, src.to(torch.bfloat16)), name
     finally:
         model.load_state_dict(saved)
+
+
+def test_ignore_eos_samples_to_max_new_tokens(tiny, native):
+    """Make each prompt's greedy first token an EOS: it stops there, unless ignore_eos (benchmarks' fixed lengths)."""
+    model, tok = tiny
+    eng = HFEngine(model, tok, native=native)
+    first = {g[0].token_ids[0] for g in eng.generate(PROMPTS, SamplingParams(temperature=0, max_new_tokens=1))}
+    eng.eos_ids = sorted(first)
+    stopped = eng.generate(PROMPTS, SamplingParams(n=2, temperature=0, max_new_tokens=6))
+    assert all(len(c.token_ids) == 1 and c.finish_reason == "stop" for g in stopped for c in g)
+    full = eng.generate(PROMPTS, SamplingParams(n=2, temperature=0, max_new_tokens=6, ignore_eos=True))
+    assert all(len(c.token_ids) == 6 and c.finish_reason == "length" for g in full for c in g)
