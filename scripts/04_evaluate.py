@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eval.benchmarks.registry import names  # noqa: E402
-from eval.evaluate import EvalConfig, run  # noqa: E402
+from eval.config import EvalConfig  # noqa: E402
+from eval.evaluate import run  # noqa: E402
 from pipeline.config import ConfigError, load_config  # noqa: E402
 
 AUTO_LABELS = ("base", "trained")
@@ -40,7 +41,7 @@ def model_overrides(specs: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  epilog=f"benchmarks: {', '.join(names(include_generic=True))}")
-    ap.add_argument("--config", help="YAML config (fields of eval.evaluate.EvalConfig)")
+    ap.add_argument("--config", help="YAML config (fields of eval.config.EvalConfig)")
     ap.add_argument("--model", action="append", default=[], help="LABEL=SPEC or SPEC (repeatable)")
     ap.add_argument("--out", required=True, help="output directory of this stage")
     ap.add_argument("--force", action="store_true", help="recompute even when up to date")

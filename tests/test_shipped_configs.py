@@ -16,7 +16,7 @@ def config_class(data: dict):
     """Which dataclass a file is for: its top-level section, or the run-all/eval shape."""
     from data.curate import CurateConfig
     from data.difficulty import DifficultyConfig
-    from eval.evaluate import EvalConfig
+    from eval.config import EvalConfig
     from pipeline.grpo.config import TrainConfig
     from pipeline.run_all import RunAllConfig
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from eval import evaluate as E
+from eval.config import EvalConfig, JsonlBenchmark
 from pipeline.config import ConfigError, load_config
 from pipeline.manifest import load_manifest
 
@@ -18,11 +19,11 @@ def problems(tmp_path):
 
 
 def make_cfg(tiny_model_dir, problems, **kw):
-    base = dict(benchmarks=[], jsonl=[E.JsonlBenchmark(name="arith", path=str(problems), id_field="id")],
+    base = dict(benchmarks=[], jsonl=[JsonlBenchmark(name="arith", path=str(problems), id_field="id")],
                 protocol="sample", n=2, temperature=1.0, top_p=1.0, k=[1, 2], batch_size=2, max_new_tokens=6,
                 models={"base": str(tiny_model_dir)}, verifier_workers=0, bootstrap=50)
     base.update(kw)
-    cfg = E.EvalConfig(**base)
+    cfg = EvalConfig(**base)
     cfg.validate()
     return cfg
 
@@ -105,14 +106,14 @@ def test_greedy_protocol_one_sample(tmp_path, tiny_model_dir, problems):
 ], ids=["unknown-benchmark", "n0", "sample-at-T0", "bad-template", "limit-for-unlisted"])
 def test_config_errors_name_the_field(override, message):
     with pytest.raises(ConfigError, match=message):
-        load_config(E.EvalConfig, None, override)
+        load_config(EvalConfig, None, override)
 
 
 def test_shipped_eval_configs_load():
     from pipeline.datadir import REPO_ROOT
 
     for name in ("eval_demo.yaml", "eval_full.yaml"):
-        cfg = load_config(E.EvalConfig, REPO_ROOT / "configs" / name)
+        cfg = load_config(EvalConfig, REPO_ROOT / "configs" / name)
         assert cfg.benchmarks
 
 
@@ -200,7 +201,7 @@ def test_heldout_split_of_a_curated_dataset_with_buckets(tmp_path, tiny_model_di
         return StageResult({"dataset.parquet": len(rows)})
 
     run_stage("curate", tmp_path / "curate", {"toy": 1}, curate_body)
-    cfg = E.EvalConfig(benchmarks=[], dataset=str(tmp_path / "curate"), protocol="greedy", max_new_tokens=4,
+    cfg = EvalConfig(benchmarks=[], dataset=str(tmp_path / "curate"), protocol="greedy", max_new_tokens=4,
                        models={"base": str(tiny_model_dir)}, verifier_workers=0, bootstrap=20, batch_size=3)
     cfg.validate()
     m = E.run(cfg, tmp_path / "eval")
