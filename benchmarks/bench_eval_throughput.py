@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from eval import evaluate as E  # noqa: E402
+from eval.config import EvalConfig  # noqa: E402
+from eval.samples import chunk_seed, read_samples, run_benchmark, sampling_params  # noqa: E402
+from eval.tasks import BenchTask  # noqa: E402
 from eval.benchmarks.registry import get  # noqa: E402
 from rewards.scorer import Scorer  # noqa: E402
 from pipeline.models import load_model_and_tokenizer  # noqa: E402
@@ -34,7 +36,7 @@ from pipeline.rollout.base import make_engine  # noqa: E402
 from pipeline.rollout.hf import eos_token_ids  # noqa: E402
 
 
-def plain_loop(model, tok, prompts, cfg: E.EvalConfig) -> tuple[float, int, int]:
+def plain_loop(model, tok, prompts, cfg: EvalConfig) -> tuple[float, int, int]:
     """(seconds, completions, generated tokens) for one model.generate call per prompt."""
     n = cfg.samples_per_problem
     kw = dict(max_new_tokens=cfg.max_new_tokens, num_return_sequences=n, pad_token_id=tok.pad_token_id)
@@ -58,9 +60,9 @@ def stage_path(engine, tok, task, cfg, scorer) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "samples.jsonl"
         t0 = time.perf_counter()
-        t = E.run_benchmark(engine, tok, scorer, cfg, "bench", task, path, resuming=False)
+        t = run_benchmark(engine, tok, scorer, cfg, "bench", task, path, resuming=False)
         secs = time.perf_counter() - t0
-        recs = E.read_samples(path)
+        recs = read_samples(path)
     print(f"stage path split: generate {t['generate_s']} s, score {t['score_s']} s, "
           f"other (prompts, records, fsync) {secs - t['generate_s'] - t['score_s']:.2f} s")
     return secs, len(recs), sum(r["tokens"] for r in recs)
@@ -71,7 +73,7 @@ def engine_only(engine, tok, task, cfg) -> tuple[float, int, int]:
     for ci in range(0, len(task.rows), cfg.batch_size):
         rows = task.rows[ci:ci + cfg.batch_size]
         prompts = [render_prompt(tok, r.problem, task.template) for r in rows]
-        for group in engine.generate(prompts, E.sampling_params(cfg, E.chunk_seed(cfg.seed, task.name, ci // cfg.batch_size))):
+        for group in engine.generate(prompts, sampling_params(cfg, chunk_seed(cfg.seed, task.name, ci // cfg.batch_size))):
             count += len(group)
             tokens += sum(len(c.token_ids) for c in group)
     return time.perf_counter() - t0, count, tokens
@@ -89,10 +91,10 @@ def main() -> None:
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    cfg = E.EvalConfig(benchmarks=["math500"], protocol="greedy" if a.greedy else "sample", n=a.n,
+    cfg = EvalConfig(benchmarks=["math500"], protocol="greedy" if a.greedy else "sample", n=a.n,
                        batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, verifier_workers=2)
     rows = get("math500").load(limit=a.prompts, seed=0)
-    task = E.BenchTask("math500", "boxed", rows)
+    task = BenchTask("math500", "boxed", rows)
     model, tok = load_model_and_tokenizer(a.model)
     model.eval()
     engine = make_engine("transformers", model, tok)
@@ -100,7 +102,7 @@ def main() -> None:
     print(f"model {a.model}, {len(rows)} MATH-500 prompts x n={cfg.samples_per_problem} "
           f"({cfg.protocol}, T={cfg.temperature if cfg.protocol == 'sample' else 0}), max_new_tokens "
           f"{cfg.max_new_tokens}, batch {cfg.batch_size} prompts, torch threads {torch.get_num_threads()}")
-    engine.generate(prompts[:1], E.sampling_params(cfg, 0))  # warm-up: first-call costs count for nobody
+    engine.generate(prompts[:1], sampling_params(cfg, 0))  # warm-up: first-call costs count for nobody
     with Scorer(workers=2) as scorer:
         results = {"stage path (generate+score+write)": stage_path(engine, tok, task, cfg, scorer),
                    "engine only (HFEngine.generate)": engine_only(engine, tok, task, cfg),

@@ -38,7 +38,6 @@ from eval import metrics as M
 from eval.config import EvalConfig
 from eval.samples import read_samples, run_benchmark
 # benchmarks/bench_eval_throughput.py reaches these as eval.evaluate.<name>:
-from eval.samples import chunk_seed, sampling_params  # noqa: F401
 from eval.scoring import Equivalence
 from eval.tasks import BenchTask, bucket_of, load_tasks
 from rewards.scorer import Scorer
