@@ -248,6 +248,22 @@ class VLLMEngine:
                 continue
         raise RuntimeError("cannot reach vLLM's in-process model (is distributed_executor_backend='external_launcher'?)")
 
+    def _can_reload(self) -> bool:
+        """Whether this vLLM's worker takes `reload_weights(weights_iterator=...)` (older ones reload from disk)."""
+        import inspect
+
+        worker = self._worker()
+        for fn in (getattr(worker, "reload_weights", None),
+                   getattr(getattr(worker, "model_runner", None), "reload_weights", None)):
+            if fn is None:
+                return False
+            params = inspect.signature(fn).parameters
+            if "weights_iterator" in params:
+                return True
+            if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                return False  # (the worker's passes *args, **kwargs on to its model runner's)
+        return False
+
     def sync_weights(self, model) -> None:
         """Copy `model`'s current parameters into vLLM (PEFT adapters merged for the copy)."""
         self._wake()
@@ -256,11 +272,12 @@ class VLLMEngine:
             model.merge_adapter()
         try:
             weights = ((name, t.detach().to(self.dtype)) for name, t in _named_weights(model, is_peft))
-            if hasattr(self._worker(), "reload_weights"):
+            if self._can_reload():
                 with _quiet_expected_reload_warnings():
                     self.llm.collective_rpc("reload_weights",
                                             kwargs={"weights_iterator": weights, "is_checkpoint_format": True})
-                _refresh_tied_heads(self._runner_model())
+                if self.on_cpu:
+                    _refresh_tied_heads(self._runner_model())
             else:  # older vLLM: load into the live parameters (weights are not repacked on GPUs)
                 self._runner_model().load_weights(weights)
         finally:
