@@ -8,6 +8,9 @@ model), and save a normal safetensors directory with tokenizer and chat template
 the cache (`$RLVR_CACHE`, default `~/.cache/rlvr`). Later loads read that directory.
 
     python -m pipeline.models embedded        # materialise the default, print its path
+
+`decoder_and_head(model)` tells the rollout engine and the trainer how a loaded model splits into the decoder
+(hidden states) and its output projection, so both can project only the positions they need.
 """
 
 from __future__ import annotations
@@ -142,3 +145,18 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32", device: str = "c
 
 if __name__ == "__main__":
     print(resolve_model(sys.argv[1] if len(sys.argv) > 1 else "embedded"))
+
+
+def decoder_and_head(model):
+    """The model's decoder (returns hidden states) and its output projection, or None to use full logits."""
+    cfg = getattr(model, "config", None)
+    if cfg is not None and getattr(cfg, "final_logit_softcapping", None):
+        return None  # logits are post-processed inside forward: use the model's own path
+    get_dec = getattr(model, "get_decoder", None)
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    dec = get_dec() if callable(get_dec) else None
+    if dec is None or head is None or dec is model:
+        return None
+    if hasattr(head.weight, "ds_id"):  # ZeRO-3 partitioned: only the module's own forward gathers its weight
+        return None
+    return dec, head

@@ -7,6 +7,10 @@ cumulative sum of the attention mask, matching how the rollout engine saw the le
 
     batch = collate(prompt_ids, completion_ids, pad_id)
     logp, ent = completion_logprobs(model, batch, temperature)   # (B, T) each
+
+Ragged-list wrappers for callers outside the trainer (engine tests, tools) add argument checks and masking:
+`sequence_logprobs(model, prompt_ids, completion_ids, pad_id=...)` -> (logprobs, mask), both (B, T) with 0 on
+padding; `sequence_logprobs_and_entropy` also returns the per-token entropy; `pack_batch` the model inputs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 from transformers import DynamicCache
 
 from pipeline.grpo.fused_logprob import linear_logprob
-from pipeline.rollout.logprobs import decoder_and_head
+from pipeline.models import decoder_and_head
 
 
 @dataclasses.dataclass
@@ -149,3 +153,51 @@ def _token_stats(x: torch.Tensor, targets: torch.Tensor, weight, bias, temp: tor
     with torch.no_grad():
         ent = -(logsm.exp() * logsm).sum(dim=-1)  # (B, C)
     return logp, ent
+
+
+# -- ragged-list wrappers -----------------------------------------------------------------------
+def _check(prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> None:
+    if len(prompt_ids) != len(completion_ids):
+        raise ValueError(f"{len(prompt_ids)} prompts but {len(completion_ids)} completions")
+    for i, p in enumerate(prompt_ids):
+        if not p:
+            raise ValueError(f"prompt {i} is empty: at least one token is needed to predict the first completion token")
+
+
+def pack_batch(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int,
+               device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Build (input_ids (B, P+T), attention_mask (B, P+T), completion_mask (B, T), P)."""
+    _check(prompt_ids, completion_ids)
+    b = collate(prompt_ids, completion_ids, pad_id)
+    return b.input_ids.to(device), b.attention_mask.to(device), b.completion_mask.to(device), b.prompt_len
+
+
+def _compute(model, prompt_ids, completion_ids, pad_id, temperature, chunk_size, want_entropy):
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 for log-probs (got {temperature}); use 1.0 for greedy rollouts")
+    _check(prompt_ids, completion_ids)
+    batch = collate(prompt_ids, completion_ids, pad_id)
+    lp, ent = completion_logprobs(model, batch, temperature, with_entropy=want_entropy, chunk_size=chunk_size)
+    mask = batch.completion_mask.to(lp.device)  # (B, T)
+    ent = ent if ent is not None else torch.zeros_like(lp)
+    return lp * mask, ent * mask, mask
+
+
+def sequence_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], *, pad_id: int,
+                      temperature: float = 1.0, chunk_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probs (B, T) of `completion_ids` after `prompt_ids`, and the completion mask (B, T).
+
+    Padded positions hold 0 in both tensors. Differentiable when grad is enabled; call under
+    `torch.no_grad()` / `inference_mode()` otherwise.
+    """
+    lp, _, mask = _compute(model, prompt_ids, completion_ids, pad_id, temperature, chunk_size, False)
+    return lp, mask
+
+
+def sequence_logprobs_and_entropy(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], *,
+                                  pad_id: int, temperature: float = 1.0,
+                                  chunk_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """As `sequence_logprobs`, plus the per-token entropy (B, T) of the (temperature-scaled) distribution:
+    returns (logprobs, mask, entropy)."""
+    lp, ent, mask = _compute(model, prompt_ids, completion_ids, pad_id, temperature, chunk_size, True)
+    return lp, mask, ent

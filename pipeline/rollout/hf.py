@@ -35,9 +35,9 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from pipeline.models import decoder_and_head
 from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
 from pipeline.rollout.kvcache import BufferCache
-from pipeline.rollout.logprobs import decoder_and_head
 from pipeline.rollout.native import NativeDecoder
 from pipeline.rollout.sampling import make_generator, sample_next, sampled_logprobs, validate_params
 

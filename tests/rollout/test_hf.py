@@ -9,7 +9,7 @@ import torch
 from pipeline.models import load_model_and_tokenizer
 from pipeline.rollout.base import SamplingParams, make_engine
 from pipeline.rollout.hf import HFEngine
-from pipeline.rollout.logprobs import sequence_logprobs
+from pipeline.grpo.batch import sequence_logprobs
 
 PROMPTS = ["What is 12 + 7?", "Solve for x: 2x + 3 = 11.", "def add(a, b):", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"]
 

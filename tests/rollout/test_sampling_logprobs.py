@@ -7,7 +7,7 @@ import torch
 
 from pipeline.models import load_model_and_tokenizer
 from pipeline.rollout.base import SamplingParams
-from pipeline.rollout.logprobs import pack_batch, sequence_logprobs, sequence_logprobs_and_entropy
+from pipeline.grpo.batch import pack_batch, sequence_logprobs, sequence_logprobs_and_entropy
 from pipeline.rollout.sampling import filter_logits, make_generator, sample_next
 
 LOGITS = torch.log(torch.tensor([[0.5, 0.25, 0.15, 0.10]]))

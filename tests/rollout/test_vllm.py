@@ -64,7 +64,7 @@ def test_greedy_matches_hf_engine(setup):
 
 def test_logprobs_are_those_of_the_sampled_distribution(setup):
     """Temperature applied (vLLM's processed log-probs), as HFEngine and the trainer's log-probs."""
-    from pipeline.rollout.logprobs import sequence_logprobs
+    from pipeline.grpo.batch import sequence_logprobs
 
     model, tok, engine, prompts = setup
     groups = engine.generate(prompts, SamplingParams(n=2, temperature=0.7, max_new_tokens=8, seed=3))
