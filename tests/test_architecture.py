@@ -5,6 +5,7 @@ Imports allowed between the top-level packages (nothing else is):
     data     -> pipeline, rewards          never eval: curation does not depend on evaluation
     pipeline -> data, rewards              never eval
     eval     -> data, pipeline, rewards    never pipeline.grpo (the training code)
+    inside pipeline: rollout/ never imports grpo/ (the trainer uses the engines, not the reverse)
     no package imports scripts/ or benchmarks/ (entry points and measurements import the packages)
 So what curation and evaluation share lives in data/ and eval imports it: the row schema
 (data/schema.py) and the one benchmark table (data/benchmarks.py), which decontamination and
@@ -66,8 +67,9 @@ def test_imports_between_top_level_folders(folder):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("folder,forbidden", [("rewards", "torch"), ("eval", "pipeline.grpo")],
-                         ids=["rewards-no-torch", "eval-no-training-code"])
+@pytest.mark.parametrize("folder,forbidden", [("rewards", "torch"), ("eval", "pipeline.grpo"),
+                                               ("pipeline/rollout", "pipeline.grpo")],
+                         ids=["rewards-no-torch", "eval-no-training-code", "rollout-no-training-code"])
 def test_forbidden_imports(folder, forbidden):
     bad = [f"{p.relative_to(REPO)} imports {name}" for p in _py_files(folder) for name in _imports(p)
            if name == forbidden or name.startswith(forbidden + ".")]
