@@ -37,13 +37,24 @@ def encode_prompts(tokenizer, prompts: list[str], add_special_tokens: bool = Fal
     return [list(ids) for ids in enc["input_ids"]]
 
 
+def prompt_token_ids(tokenizer, prompts: list[str] | list[list[int]], add_special_tokens: bool = False) -> list[list[int]]:
+    """What `generate` takes: rendered prompt strings (encoded here) or their token ids, used as given (a caller
+    that already encoded its prompts, like the trainer, passes the ids it will score: no second encode)."""
+    if all(isinstance(p, (list, tuple)) for p in prompts):
+        return [list(p) for p in prompts]
+    if any(isinstance(p, (list, tuple)) for p in prompts):
+        raise TypeError("generate: prompts must be all strings or all token-id lists")
+    return encode_prompts(tokenizer, prompts, add_special_tokens)
+
+
 class EngineUnavailable(ImportError):
     """The requested rollout engine's package is not installed; the message says how to install it (the stage
     scripts print it as one line and exit 2)."""
 
 
 class RolloutEngine(Protocol):
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]: ...
+    def generate(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[Completion]]:
+        """`params.n` completions per prompt; prompts are rendered strings or token ids (`prompt_token_ids`)."""
 
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
         """Token ids of each prompt exactly as the engine feeds them (`encode_prompts` above)."""

@@ -36,7 +36,7 @@ import torch
 from transformers import DynamicCache
 
 from pipeline.models import decoder_and_head
-from pipeline.rollout.base import Completion, SamplingParams, encode_prompts
+from pipeline.rollout.base import Completion, SamplingParams, encode_prompts, prompt_token_ids
 from pipeline.rollout.kvcache import BufferCache
 from pipeline.rollout.native import NativeDecoder
 from pipeline.rollout.sampling import make_generator, sample_next, sampled_logprobs, validate_params
@@ -121,11 +121,11 @@ class HFEngine:
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
         return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[Completion]]:
         validate_params(params)
         if not prompts:
             return []
-        prompt_ids = self.encode_prompts(prompts)
+        prompt_ids = prompt_token_ids(self.tokenizer, prompts, self.add_special_tokens)
         if any(len(p) == 0 for p in prompt_ids):
             raise ValueError("empty prompt: every prompt must encode to at least one token")
         if self.native is not None:

@@ -45,7 +45,7 @@ import os
 import socket
 from typing import Literal
 
-from pipeline.rollout.base import Completion, EngineUnavailable, SamplingParams, encode_prompts
+from pipeline.rollout.base import Completion, EngineUnavailable, SamplingParams, encode_prompts, prompt_token_ids
 
 CPU_DEFAULT_KV_CACHE_GB = 2.0
 
@@ -311,13 +311,13 @@ class VLLMEngine:
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
         return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
 
-    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Completion]]:
+    def generate(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[Completion]]:
         from pipeline.rollout.sampling import validate_params
 
         validate_params(params)
         if not prompts:
             return []
-        ids = self.encode_prompts(prompts)
+        ids = prompt_token_ids(self.tokenizer, prompts, self.add_special_tokens)
         per_request_seed = not self.on_cpu
         greedy = params.temperature == 0  # vLLM refuses n > 1 when greedy: ask once, copy n times
         sps = [self._vllm.SamplingParams(n=1 if greedy else params.n, temperature=params.temperature,

@@ -148,3 +148,22 @@ def test_ignore_eos_samples_to_max_new_tokens(tiny, native):
     assert all(len(c.token_ids) == 1 and c.finish_reason == "stop" for g in stopped for c in g)
     full = eng.generate(PROMPTS, SamplingParams(n=2, temperature=0, max_new_tokens=6, ignore_eos=True))
     assert all(len(c.token_ids) == 6 and c.finish_reason == "length" for g in full for c in g)
+
+
+def test_generate_takes_token_ids_as_given(tiny, native):
+    """A caller that already encoded its prompts (the trainer) passes the ids: same samples, no second encode."""
+    model, tok = tiny
+    eng = HFEngine(model, tok, native=native)
+    p = SamplingParams(n=2, temperature=1.0, max_new_tokens=6, seed=3)
+    ids = eng.encode_prompts(PROMPTS)
+    by_text = [[c.token_ids for c in g] for g in eng.generate(PROMPTS, p)]
+    tok_calls = []
+    real = type(tok).__call__
+    try:
+        type(tok).__call__ = lambda self, *a, **k: tok_calls.append(a) or real(self, *a, **k)
+        by_ids = [[c.token_ids for c in g] for g in eng.generate(ids, p)]
+    finally:
+        type(tok).__call__ = real
+    assert by_ids == by_text and tok_calls == []
+    with pytest.raises(TypeError, match="all strings or all token-id lists"):
+        eng.generate([PROMPTS[0], ids[1]], p)
