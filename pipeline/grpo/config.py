@@ -218,6 +218,8 @@ class TrainConfig:
             raise ConfigError("tis_cap: must be >= 1 (or null for off)")
         if self.lr <= 0:
             raise ConfigError("lr: must be > 0")
+        if self.mode == "best_of_n" and self.beta > 0:
+            raise ConfigError("beta: best_of_n trains by likelihood on the best completion, with no KL term; set beta: 0")
         if self.dynamic_sampling and self.mode == "best_of_n":
             raise ConfigError("dynamic_sampling: only meaningful in grpo mode")
         if self.engine == "vllm" and self.device == "cpu" and self.vllm.enable_sleep_mode:

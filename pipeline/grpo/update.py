@@ -103,7 +103,7 @@ class PolicyUpdate:
             m = sub.completion_mask.to(logp.device)  # (b, T)
             if cfg.mode == "best_of_n":
                 loss = aggregate(-logp, m, "token_mean", denominator=den)
-                acc["loss"].append(float(loss))
+                acc["loss"].append(float(loss.detach()))
             else:
                 old_mb = logp.detach() if old is None else old[micro][:, :T].to(logp.device)
                 ref_mb = None if ref is None else ref[micro][:, :T].to(logp.device)

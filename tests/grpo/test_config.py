@@ -30,6 +30,7 @@ BAD = [
     ("minibatch_not_dividing", ["prompts_per_step=2", "group_size=4", "minibatch_size=3"], "minibatch_size"),
     ("accum_not_dividing", ["prompts_per_step=2", "group_size=4", "minibatch_size=4", "grad_accum=3"], "grad_accum"),
     ("greedy_grpo", ["temperature=0"], "temperature"),
+    ("best_of_n_with_kl", ["mode=best_of_n", "beta=0.1", "dynamic_sampling=false"], "beta"),
     ("vllm_sleep_on_cpu", ["engine=vllm", "device=cpu", "vllm.enable_sleep_mode=true"], "vllm.enable_sleep_mode"),
     ("negative_beta", ["beta=-0.1"], "beta"),
     ("unknown_field", ["warmup_step=3"], "Did you mean .warmup_steps"),
