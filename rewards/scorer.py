@@ -92,7 +92,9 @@ def check_specs(specs: Sequence[RewardSpec], known: Sequence[str] = ()) -> None:
                 registry.get(spec.verifier)
             except KeyError as e:
                 raise ConfigError(f"rewards: {e.args[0]}") from None
-    outcome = sum(s.weight for s in specs if is_outcome(s))
+    # the outcome: the row's own verifier, or else the heaviest scored objective that is not a penalty
+    rewarding = [s.weight for s in specs if s.signal == "score" and s.verifier not in (PROCESS, OVERLONG)]
+    outcome = sum(s.weight for s in specs if is_outcome(s)) or max(rewarding, default=0.0)
     process = sum(s.weight for s in specs if s.verifier == PROCESS)
     if process and process >= outcome:
         raise ConfigError(f"rewards: the process penalty ({process}) must weigh less than the outcome ({outcome}), "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install everything and run curate -> difficulty -> train -> evaluate on the embedded default
-# (SmolLM2-135M-Instruct, CPU). Outputs go to runs/demo/ (one directory and manifest per stage).
+# Install everything and run curate -> train (6 GRPO steps) -> evaluate (base vs trained) on the embedded
+# default (SmolLM2-135M-Instruct, CPU), as configs/demo.yaml lists them. Outputs go to runs/demo/ (one directory
+# and manifest per stage); `python scripts/status.py runs/demo` prints the lineage and headline figures.
 #   DEMO_CONFIG  pipeline config (default configs/demo.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
