@@ -47,6 +47,38 @@ def prompt_token_ids(tokenizer, prompts: list[str] | list[list[int]], add_specia
     return encode_prompts(tokenizer, prompts, add_special_tokens)
 
 
+def validate_params(params: SamplingParams) -> None:
+    """Reject sampling parameters that vLLM would reject, naming the field."""
+    if params.n < 1:
+        raise ValueError(f"SamplingParams.n must be >= 1, got {params.n}")
+    if params.temperature < 0:
+        raise ValueError(f"SamplingParams.temperature must be >= 0, got {params.temperature}")
+    if not 0 < params.top_p <= 1:
+        raise ValueError(f"SamplingParams.top_p must be in (0, 1], got {params.top_p}")
+    if params.top_k < 0:
+        raise ValueError(f"SamplingParams.top_k must be >= 0 (0 disables), got {params.top_k}")
+    if params.max_new_tokens < 1:
+        raise ValueError(f"SamplingParams.max_new_tokens must be >= 1, got {params.max_new_tokens}")
+
+
+class PromptEncoder:
+    """What every engine shares before sampling: prompts, rendered strings or token ids, become the ids fed to the
+    model (`encode_prompts`, `prompt_token_ids`), with the sampling parameters checked first."""
+
+    tokenizer = None
+    add_special_tokens: bool = False
+
+    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
+        return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
+
+    def _prompt_ids(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[int]]:
+        validate_params(params)
+        ids = prompt_token_ids(self.tokenizer, prompts, self.add_special_tokens) if prompts else []
+        if any(len(p) == 0 for p in ids):
+            raise ValueError("empty prompt: every prompt must encode to at least one token")
+        return ids
+
+
 class EngineUnavailable(ImportError):
     """The requested rollout engine's package is not installed; the message says how to install it (the stage
     scripts print it as one line and exit 2)."""

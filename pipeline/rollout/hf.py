@@ -36,10 +36,10 @@ import torch
 from transformers import DynamicCache
 
 from pipeline.models import decoder_and_head
-from pipeline.rollout.base import Completion, SamplingParams, encode_prompts, prompt_token_ids
+from pipeline.rollout.base import Completion, PromptEncoder, SamplingParams
 from pipeline.rollout.kvcache import BufferCache
 from pipeline.rollout.native import NativeDecoder
-from pipeline.rollout.sampling import make_generator, sample_next, sampled_logprobs, validate_params
+from pipeline.rollout.sampling import make_generator, sample_next, sampled_logprobs
 
 
 def eos_token_ids(model, tokenizer) -> list[int]:
@@ -54,7 +54,7 @@ def eos_token_ids(model, tokenizer) -> list[int]:
     return sorted(ids)
 
 
-class HFEngine:
+class HFEngine(PromptEncoder):
     """Rollout engine on a transformers causal LM (shares the model's weights: sync_weights is a no-op).
 
     return_logprobs: also return, per generated token, its log-prob under the distribution it was drawn from
@@ -118,16 +118,10 @@ class HFEngine:
         for name, p in self.model.named_parameters():
             p.copy_(src[name])  # casts to the copy's dtype
 
-    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
-
     def generate(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[Completion]]:
-        validate_params(params)
-        if not prompts:
+        prompt_ids = self._prompt_ids(prompts, params)
+        if not prompt_ids:
             return []
-        prompt_ids = prompt_token_ids(self.tokenizer, prompts, self.add_special_tokens)
-        if any(len(p) == 0 for p in prompt_ids):
-            raise ValueError("empty prompt: every prompt must encode to at least one token")
         if self.native is not None:
             self.native.load(self.source, batch_hint=len(prompts) * params.n)
         elif self.dtype is not None:

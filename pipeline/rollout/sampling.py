@@ -21,20 +21,6 @@ import torch
 from pipeline.rollout.base import SamplingParams
 
 
-def validate_params(params: SamplingParams) -> None:
-    """Reject sampling parameters that vLLM would reject, naming the field."""
-    if params.n < 1:
-        raise ValueError(f"SamplingParams.n must be >= 1, got {params.n}")
-    if params.temperature < 0:
-        raise ValueError(f"SamplingParams.temperature must be >= 0, got {params.temperature}")
-    if not 0 < params.top_p <= 1:
-        raise ValueError(f"SamplingParams.top_p must be in (0, 1], got {params.top_p}")
-    if params.top_k < 0:
-        raise ValueError(f"SamplingParams.top_k must be >= 0 (0 disables), got {params.top_k}")
-    if params.max_new_tokens < 1:
-        raise ValueError(f"SamplingParams.max_new_tokens must be >= 1, got {params.max_new_tokens}")
-
-
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """Mask (to -inf) tokens outside top-k and outside the top-p nucleus. logits: (B, V) -> (B, V)."""
     vocab = logits.shape[-1]

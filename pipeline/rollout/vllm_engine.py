@@ -45,7 +45,7 @@ import os
 import socket
 from typing import Literal
 
-from pipeline.rollout.base import Completion, EngineUnavailable, SamplingParams, encode_prompts, prompt_token_ids
+from pipeline.rollout.base import Completion, EngineUnavailable, PromptEncoder, SamplingParams
 
 CPU_DEFAULT_KV_CACHE_GB = 2.0
 
@@ -176,7 +176,7 @@ def _seeded_global_generator(seed: int):
         torch.set_rng_state(state)
 
 
-class VLLMEngine:
+class VLLMEngine(PromptEncoder):
     """Colocated vLLM engine (CPU or GPU, whichever vLLM build is installed).
 
     model_path: what vLLM loads at start (default: the model's name_or_path); `model`'s in-memory weights are
@@ -308,16 +308,10 @@ class VLLMEngine:
         gc.collect()
 
     # -- generation ------------------------------------------------------------------------------
-    def encode_prompts(self, prompts: list[str]) -> list[list[int]]:
-        return encode_prompts(self.tokenizer, prompts, self.add_special_tokens)
-
     def generate(self, prompts: list[str] | list[list[int]], params: SamplingParams) -> list[list[Completion]]:
-        from pipeline.rollout.sampling import validate_params
-
-        validate_params(params)
-        if not prompts:
+        ids = self._prompt_ids(prompts, params)
+        if not ids:
             return []
-        ids = prompt_token_ids(self.tokenizer, prompts, self.add_special_tokens)
         per_request_seed = not self.on_cpu
         greedy = params.temperature == 0  # vLLM refuses n > 1 when greedy: ask once, copy n times
         sps = [self._vllm.SamplingParams(n=1 if greedy else params.n, temperature=params.temperature,
