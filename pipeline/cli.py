@@ -54,3 +54,12 @@ def section_config(cls: type[T], section: str, args: argparse.Namespace) -> T:
     """Load `cls` from the file's `section` (or the whole file when it has no such section) plus overrides."""
     has_section = section in load_yaml(args.config)
     return load_config(cls, args.config, args.overrides, section=section if has_section else None)
+
+
+def run_section_stage(doc: str, section: str, cls: type[T], run: Callable, example: str,
+                      summary: Callable[[dict], str], argv: list[str] | None = None) -> int:
+    """The whole `main()` of a stage script whose config is one section: parse, load, run, print a summary line."""
+    args = stage_args(doc, section, example, argv)
+    m = run(section_config(cls, section, args), args.out, force=args.force)
+    print(summary(m.metrics))
+    return 0

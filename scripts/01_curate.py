@@ -14,16 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data.curate import CurateConfig, run  # noqa: E402
-from pipeline.cli import section_config, stage_args  # noqa: E402
+from pipeline.cli import run_section_stage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_args(__doc__, "curate", "decontam.ngram=13", argv)
-    cfg = section_config(CurateConfig, "curate", args)
-    m = run(cfg, args.out, force=args.force)
-    print(f"rows in {m.metrics['rows_in']}: kept {m.metrics['kept']}, quarantined {m.metrics['quarantined']}, "
-          f"duplicates {m.metrics['duplicates']}, contaminated {m.metrics['contaminated']}")
-    return 0
+    return run_section_stage(__doc__, "curate", CurateConfig, run, "decontam.ngram=13", lambda m: (
+        f"rows in {m['rows_in']}: kept {m['kept']}, quarantined {m['quarantined']}, duplicates {m['duplicates']}, "
+        f"contaminated {m['contaminated']}"), argv)
 
 
 if __name__ == "__main__":

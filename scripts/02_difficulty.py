@@ -14,16 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data.difficulty import DifficultyConfig, run  # noqa: E402
-from pipeline.cli import section_config, stage_args  # noqa: E402
+from pipeline.cli import run_section_stage  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = stage_args(__doc__, "difficulty", "k=8 limit=64", argv)
-    cfg = section_config(DifficultyConfig, "difficulty", args)
-    m = run(cfg, args.out, force=args.force)
-    print(f"estimated {m.metrics['estimated']} problems: mean pass rate {m.metrics['mean_pass_rate']}, "
-          f"resumed {m.metrics['resumed_problems']}, computed {m.metrics['computed_problems']}")
-    return 0
+    return run_section_stage(__doc__, "difficulty", DifficultyConfig, run, "k=8 limit=64", lambda m: (
+        f"estimated {m['estimated']} problems: mean pass rate {m['mean_pass_rate']}, resumed "
+        f"{m['resumed_problems']}, computed {m['computed_problems']}"), argv)
 
 
 if __name__ == "__main__":
