@@ -32,7 +32,7 @@ from typing import Any
 from data.schema import Row, read_rows_parquet, write_rows_parquet
 from pipeline.config import ConfigError
 from pipeline.rollout import SamplingParams, make_engine
-from pipeline.rollout.vllm_engine import VLLMOptions
+from pipeline.rollout.vllm_options import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
 from rewards.scorer import Scorer
 
@@ -49,7 +49,7 @@ class DifficultyConfig:
     engine: str = "transformers"
     """Rollout engine: transformers | vllm (its CPU build on a CPU machine, its CUDA build on a GPU one)."""
     vllm: VLLMOptions = dataclasses.field(default_factory=lambda: VLLMOptions(gpu_memory_utilization=0.85))
-    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions); the stage has the
+    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_options.py); the stage has the
     GPU to itself, so vLLM's share defaults to 0.85 here."""
     template: str = "boxed"
     """Prompt template (pipeline.prompts): r1 | boxed | plain | code."""

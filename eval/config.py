@@ -18,7 +18,7 @@ from typing import Literal
 from eval.benchmarks import registry as bench_registry
 from pipeline.config import ConfigError
 from pipeline.prompts import TEMPLATES
-from pipeline.rollout.vllm_engine import VLLMOptions
+from pipeline.rollout.vllm_options import VLLMOptions
 
 
 @dataclasses.dataclass
@@ -74,7 +74,7 @@ class EvalConfig:
     device: str = "cpu"
     """Device for the transformers engine (vLLM runs where its build runs)."""
     vllm: VLLMOptions = dataclasses.field(default_factory=lambda: VLLMOptions(gpu_memory_utilization=0.85))
-    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions); evaluation has the
+    """vLLM engine settings when engine is vllm (pipeline/rollout/vllm_options.py); evaluation has the
     GPU to itself, so vLLM's share defaults to 0.85 here."""
     torch_threads: int = 0
     """torch.set_num_threads for generation (0 = torch's default). On a CPU shared with other jobs,

@@ -18,7 +18,7 @@ from typing import Literal
 from data.curriculum import CurriculumConfig
 from pipeline.config import ConfigError
 from rewards.scorer import RewardSpec, check_specs  # noqa: F401  (RewardSpec: the type of `rewards`)
-from pipeline.rollout.vllm_engine import VLLMOptions
+from pipeline.rollout.vllm_options import VLLMOptions
 
 
 @dataclasses.dataclass
@@ -139,7 +139,7 @@ class TrainConfig:
     step; vLLM's CPU build on a CPU machine, its CUDA build on a GPU one)."""
     vllm: VLLMOptions = dataclasses.field(default_factory=VLLMOptions)
     """vLLM engine settings (memory share, KV-cache size, max_model_len, eager mode, sleep mode, dtype), used
-    when engine is vllm (pipeline/rollout/vllm_engine.py: VLLMOptions)."""
+    when engine is vllm (pipeline/rollout/vllm_options.py)."""
     mixed_precision: Literal["no", "bf16", "bf16_master"] = "no"
     """bf16: the update's forward/backward runs under torch.autocast(bfloat16) (weights, gradients and
     AdamW state stay in `dtype`), as TRL/accelerate's `bf16=True`; ~2x on CPUs with AMX/AVX512-BF16.

@@ -35,7 +35,7 @@ def test_vllm_engine_without_vllm_says_how_to_install(monkeypatch, cuda, hint):
 
 
 def test_vllm_options_map_to_engine_kwargs():
-    from pipeline.rollout.vllm_engine import VLLMOptions
+    from pipeline.rollout.vllm_options import VLLMOptions
 
     kw = VLLMOptions(kv_cache_gb=1.5, max_model_len=512, dtype="bfloat16").engine_kwargs()
     assert kw == {"gpu_memory_utilization": 0.3, "kv_cache_gb": 1.5, "max_model_len": 512, "enforce_eager": None,
