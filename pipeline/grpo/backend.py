@@ -44,7 +44,11 @@ class LocalBackend:
     def __init__(self, model, optimizer, scheduler):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.compute = model
-        self.optimizer_steps = 0
+        self._steps = 0
+
+    @property
+    def optimizer_steps(self) -> int:
+        return self._steps
 
     def policy(self):
         return self.model
@@ -55,15 +59,17 @@ class LocalBackend:
     def backward(self, loss: torch.Tensor, last: bool) -> None:
         loss.backward()
 
+    def _clip(self, params: list, max_norm: float) -> float:
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
     def step(self, max_norm: float) -> float | None:
         norm = None
         if max_norm > 0:
-            params = [p for p in self.master().parameters() if p.requires_grad]
-            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            norm = self._clip([p for p in self.master().parameters() if p.requires_grad], max_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.optimizer_steps += 1
+        self._steps += 1
         return norm
 
     def reduce_sum(self, x: float) -> float:
@@ -80,7 +86,7 @@ class LocalBackend:
 
     def load(self, ckpt_dir: Path, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-        self.optimizer_steps = int(state.get("optimizer_steps", 0))
+        self._steps = int(state.get("optimizer_steps", 0))
 
     def save_engine(self, staging_dir: Path) -> bool:
         """Write engine-owned state into the checkpoint's staging directory; False when there is none."""
@@ -128,14 +134,14 @@ class AccelerateBackend(LocalBackend):
         self.compute = self.model
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
         self.is_main = accelerator.is_main_process
-        self._local_steps = 0
+        self._steps = 0
         self.deepspeed = accelerator.distributed_type == "DEEPSPEED"  # (DistributedType is a str enum)
         self.engine = accelerator.deepspeed_engine_wrapped.engine if self.deepspeed else None
         self.zero3 = self.deepspeed and self.engine.zero_optimization_stage() == 3
 
     @property
     def optimizer_steps(self) -> int:
-        return int(self.engine.global_steps) if self.deepspeed else self._local_steps
+        return int(self.engine.global_steps) if self.deepspeed else self._steps
 
     def policy(self):
         return self.acc.unwrap_model(self.model)
@@ -158,14 +164,10 @@ class AccelerateBackend(LocalBackend):
             self.scheduler.step()
             norm = self.engine.get_global_grad_norm()
             return None if norm is None else float(norm)
-        norm = None
-        if max_norm > 0:
-            norm = float(self.acc.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], max_norm))
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self._local_steps += 1
-        return norm
+        return super().step(max_norm)
+
+    def _clip(self, params: list, max_norm: float) -> float:
+        return float(self.acc.clip_grad_norm_(params, max_norm))  # (DDP: the wrapped model's parameters)
 
     def reduce_sum(self, x: float) -> float:
         t = torch.tensor([float(x)], device=self.acc.device)
@@ -185,7 +187,6 @@ class AccelerateBackend(LocalBackend):
     def load(self, ckpt_dir: Path, state: dict) -> None:
         if not self.deepspeed:
             super().load(ckpt_dir, state)
-            self._local_steps = int(state.get("optimizer_steps", 0))
             return
         engine_dir = Path(ckpt_dir) / "deepspeed"
         if not engine_dir.is_dir():

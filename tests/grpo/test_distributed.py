@@ -147,3 +147,21 @@ def test_checkpoint_missing_a_ranks_shard_is_refused(tmp_path):
         backend.check_engine(tmp_path)
     (shard_dir / "bf16_zero_pp_rank_1_mp_rank_00_optim_states.pt").write_bytes(b"x")
     backend.check_engine(tmp_path)
+
+
+def test_plain_ddp_backend_restores_its_step_count(tmp_path):
+    """The accelerate backend without DeepSpeed (plain DDP) restores optimizer state and step count on resume
+    (its step count was a read-only property that resume tried to assign)."""
+    import torch
+
+    from pipeline.grpo.backend import AccelerateBackend
+
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.AdamW([p])
+    p.grad = torch.ones(2)
+    opt.step()
+    backend = AccelerateBackend.__new__(AccelerateBackend)  # only the fields load/state read
+    backend.deepspeed, backend.optimizer, backend._steps = False, torch.optim.AdamW([p]), 0
+    backend.load(tmp_path, {"optimizer": opt.state_dict(), "optimizer_steps": 7})
+    assert backend.optimizer_steps == 7 and backend.state()["optimizer_steps"] == 7
+    assert backend.optimizer.state_dict()["state"][0]["step"] == 1
