@@ -15,7 +15,10 @@ Order of checks (each row lands in exactly one outcome):
    a repeated row id -> quarantine `duplicate_id`; an optional source whose library is
    missing (reasoning-gym) is skipped and listed in `sources_skipped`;
 2. validate (`data.validate`): schema, known verifier, the gold self-verifies through its
-   verifier (`gold_unparsable`, `gold_not_self_verifying`, ...) -> quarantine;
+   verifier (`gold_unparsable`, `gold_not_self_verifying`, ...), a code row's reference solution
+   (`metadata.reference`) passes its tests in the sandbox (`reference_failed:<reason>`,
+   `reference_unjudged:<reason>`) -> quarantine; code rows without a reference are kept and
+   counted (metrics `code_rows_without_reference`);
 3. deduplicate per split (`data.dedup`: exact + MinHash/LSH) -> `duplicate_exact` / `duplicate_near`;
 4. decontaminate train rows (`data.decontam`): word 8-gram overlap with the benchmark sets
    -> `contaminated:<benchmark>`, then exact/near matches with this dataset's own eval split
@@ -58,12 +61,16 @@ class CurateConfig:
     file, ...) loads as that source."""
     data_dir: str | None = None
     """Local benchmark directory for benchmark adapters (default: $RLVR_DATA_DIR, then ../shared/benchmarks)."""
-    self_check_verifiers: list[str] = dataclasses.field(default_factory=lambda: ["math"])
-    """Verifiers whose golds must verify against themselves (others are schema-checked only)."""
+    self_check_verifiers: list[str] = dataclasses.field(default_factory=lambda: ["math", "code"])
+    """Verifiers whose rows are checked (others are schema-checked only): a math-style gold must verify against
+    itself; "code": a row's reference solution (`metadata.reference`) runs in the sandbox against its tests and
+    must pass them all (code rows without a reference are kept and counted). Leave "code" out only where no
+    sandbox runs (every reference would be `reference_unjudged:sandbox_error`)."""
     verifier_workers: int = 2
-    """Worker processes for gold self-checks (rewards.pool.VerifierPool); 0 = in process."""
+    """Worker processes for the checks (rewards.pool.VerifierPool); 0 = in process."""
     verifier_deadline_s: float = 5.0
-    """Per-gold deadline of the self-check."""
+    """Per-check deadline of a gold self-check; a verifier that declares its own `deadline_s` gets that instead
+    (code: 60 s around the sandbox's per-run timeout_s)."""
     reward_plugins: list[str] = dataclasses.field(default_factory=list)
     """Modules imported (here and by the verifier workers) so their `@register` verifiers exist: rows may name
     them; the same key in the curate, difficulty, train and eval configs."""
@@ -167,9 +174,14 @@ def curate_rows(cfg: CurateConfig, log=print) -> dict[str, Any]:
     t = {"start": time.time()}
     rows, quarantined, rows_in, skipped = load_sources(cfg, log)
     t["load"] = time.time()
+    validation: dict[str, int] = {}
     valid, bad = validate_rows(rows, cfg.self_check_verifiers, cfg.verifier_workers, cfg.verifier_deadline_s,
-                               cfg.reward_plugins)
+                               cfg.reward_plugins, stats=validation)
     quarantined += bad
+    if validation["code_rows_without_reference"] or validation["code_rows_unchecked"]:
+        log(f"code rows: {validation['code_rows']}, without a reference solution (tests not checked): "
+            f"{validation['code_rows_without_reference']}, reference not run (code not in self_check_verifiers): "
+            f"{validation['code_rows_unchecked']}")
     t["validate"] = time.time()
     deduped, dups = deduplicate(valid, cfg.dedup)
     t["dedup"] = time.time()
@@ -188,7 +200,7 @@ def curate_rows(cfg: CurateConfig, log=print) -> dict[str, Any]:
     order = {r.id: i for i, r in enumerate(rows)}
     kept.sort(key=lambda r: order[r.id])
     return {"kept": kept, "quarantined": quarantined, "duplicates": dups, "contaminated": contaminated,
-            "rows_in": rows_in, "skipped": skipped, "bench_sizes": bench_sizes,
+            "rows_in": rows_in, "skipped": skipped, "bench_sizes": bench_sizes, "validation": validation,
             "timings": {k: round(t[k] - t[p], 3) for p, k in zip(["start", "load", "validate", "dedup"],
                                                                    ["load", "validate", "dedup", "decontam"])}}
 
@@ -214,6 +226,7 @@ def curate_metrics(res: dict[str, Any], bucket_by: str) -> dict[str, Any]:
             "per_quarantine_reason": _count(quar, lambda q: q.reason),
             "per_removal_reason": dict(sorted(removal.items())),
             "decontamination_sets": res["bench_sizes"], "sources_skipped": res["skipped"],
+            **res.get("validation", {}),
             "timings_s": res["timings"]}
 
 
@@ -239,6 +252,9 @@ def print_summary(m: dict[str, Any], log) -> None:
             f"duplicates {c['duplicates']:>5}  contaminated {c['contaminated']:>5}")
     log(f"  splits: {m['per_split']}  buckets: {m['per_bucket']}")
     log(f"  quarantine reasons: {m['per_quarantine_reason']}")
+    if m.get("code_rows"):
+        log(f"  code rows: {m['code_rows']}  reference checks run {m['code_references_run']}  failed "
+            f"{m['code_references_failed']}  without a reference {m['code_rows_without_reference']}")
     log(f"  removal reasons: {m['per_removal_reason']}")
     log(f"  timings (s): {m['timings_s']}")
 
