@@ -109,19 +109,27 @@ def olympiadbench(r: dict, i: int, split: str) -> dict:
             "subject": r.get("subfield"), "solution": "\n".join(solution) if isinstance(solution, list) else solution}
 
 
-def humaneval(r: dict, i: int, split: str) -> dict:
-    """Problem = the prompt (signature + docstring). Gold: the prompt as `prelude` (helpers it defines, e.g.
-    `encode_cyclic`, exist and a body-only continuation still runs), the test module's top-level code as
-    `setup`, `check(candidate)`'s asserts as call tests and the rest as a script test."""
+def humaneval_gold(prompt: str, test: str, entry: str) -> dict:
+    """The code verifier's gold of a HumanEval-style record: the prompt as `prelude`, the test module's
+    top-level code as `setup`, `check(candidate)`'s asserts as call tests and the rest as a script test."""
     from rewards.code_tests import tests_from_check
 
-    task_id, prompt, entry = r.get("task_id") or r["id"], r["prompt"], r["entry_point"]
-    setup, tests, scripts = tests_from_check(r["test"], entry)
+    setup, tests, scripts = tests_from_check(test, entry)
     gold = {"entry_point": entry, "prelude": prompt, "setup": setup, "tests": tests}
     if scripts:
         gold["scripts"] = scripts
+    return gold
+
+
+def humaneval(r: dict, i: int, split: str) -> dict:
+    """Problem = the prompt (signature + docstring). Gold: `humaneval_gold` (the prompt as `prelude`, so helpers
+    it defines, e.g. `encode_cyclic`, exist and a body-only continuation still runs). `reference` = prompt +
+    canonical solution, a completion the code verifier accepts."""
+    task_id, prompt, entry = r.get("task_id") or r["id"], r["prompt"], r["entry_point"]
+    gold = humaneval_gold(prompt, r["test"], entry)
     return {"id": task_id.split("/")[-1], "problem": prompt, "answer": gold, "verifier": "code", "task_id": task_id,
-            "canonical_solution": r["canonical_solution"], "test": r["test"]}
+            "canonical_solution": r["canonical_solution"], "test": r["test"],
+            "reference": prompt + r["canonical_solution"]}
 
 
 MBPP_SPLITS = {"prompt": range(1, 11), "test": range(11, 511), "validation": range(511, 601), "train": range(601, 975)}
@@ -137,22 +145,32 @@ def mbpp_entry_point(asserts: list[str], reference: str) -> str | None:
     return None
 
 
-def mbpp(r: dict, i: int, split: str) -> dict:
-    """MBPP sanitized, unified (tests, reference_code) or original/hub (test_list, code) record. The problem
-    shows the task and its asserts, as in the MBPP paper, so the model knows the function name; gold:
-    `setup` = test_imports, each assert a call test or a script test (rewards.code_tests)."""
+def mbpp_gold(asserts: list[str], reference: str, setup: list[str] | None = None) -> dict:
+    """The code verifier's gold of MBPP-style asserts: `setup` lines (test_imports), each assert a call test
+    or a script test (rewards.code_tests), the entry point the function the reference defines and the asserts call."""
     from rewards.code_tests import tests_from_asserts
 
-    asserts, reference = r.get("tests") or r["test_list"], r.get("reference_code") or r["code"]
     with warnings.catch_warnings():  # MBPP's reference code has invalid escapes such as '\w'
         warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
         tests, scripts = tests_from_asserts(asserts)
         entry = mbpp_entry_point(asserts, reference)
-    gold = {"entry_point": entry, "setup": "\n".join(r.get("test_imports") or []), "tests": tests}
+    gold = {"entry_point": entry, "setup": "\n".join(setup or []), "tests": tests}
     if scripts:
         gold["scripts"] = scripts
+    return gold
+
+
+def mbpp_problem(prompt: str, asserts: list[str]) -> str:
+    """The task and its asserts, as in the MBPP paper, so the model knows the function name."""
+    return f"{prompt.strip()}\nYour code should pass these tests:\n\n" + "\n".join(asserts)
+
+
+def mbpp(r: dict, i: int, split: str) -> dict:
+    """MBPP sanitized, unified (tests, reference_code) or original/hub (test_list, code) record: problem
+    `mbpp_problem`, gold `mbpp_gold` (setup = test_imports), `reference` = the reference code."""
+    asserts, reference = r.get("tests") or r["test_list"], r.get("reference_code") or r["code"]
+    gold = mbpp_gold(asserts, reference, r.get("test_imports"))
     task_id = r["task_id"]
     mbpp_split = r.get("split") or next(s for s, ids in MBPP_SPLITS.items() if task_id in ids)
-    problem = f"{r['prompt'].strip()}\nYour code should pass these tests:\n\n" + "\n".join(asserts)
-    return {"id": task_id, "problem": problem, "answer": gold, "verifier": "code", "task_id": task_id,
-            "mbpp_split": mbpp_split, "reference_code": reference}
+    return {"id": task_id, "problem": mbpp_problem(r["prompt"], asserts), "answer": gold, "verifier": "code",
+            "task_id": task_id, "mbpp_split": mbpp_split, "reference_code": reference, "reference": reference}

@@ -24,6 +24,7 @@ SOURCES = Registry("data source", {
     "jsonl": "data.sources.jsonl:load_jsonl",
     "parquet": "data.sources.parquet:load_parquet",
     "hub": "data.sources.hub:load_hub",
+    "hub_code": "data.sources.hub_code:load_hub_code",  # mbpp / humaneval / apps (TACO, CodeContests) code sets
     **{name: "data.benchmarks:load_source" for name in benchmarks.names()},  # gsm8k, math, aime24, ...
     "procedural": "data.sources.procedural:load_procedural",
     "reasoning_gym": "data.sources.reasoning_gym:load_reasoning_gym",
