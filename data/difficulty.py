@@ -31,6 +31,7 @@ from typing import Any
 
 from data.schema import Row, read_rows_parquet, write_rows_parquet
 from pipeline.config import ConfigError
+from pipeline.prompts import VERIFIER_TEMPLATES, check_templates, render_prompt, template_for
 from pipeline.rollout import SamplingParams, make_engine
 from pipeline.rollout.vllm_options import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
@@ -53,6 +54,9 @@ class DifficultyConfig:
     GPU to itself, so vLLM's share defaults to 0.85 here."""
     template: str = "boxed"
     """Prompt template (pipeline.prompts): r1 | boxed | plain | code."""
+    templates: dict[str, str] = dataclasses.field(default_factory=lambda: dict(VERIFIER_TEMPLATES))
+    """Per-verifier prompt templates overriding `template` for the rows that verifier checks (default: code rows
+    get the code template); {} asks every row with `template`."""
     k: int = 4
     """Samples per problem."""
     temperature: float = 1.0
@@ -91,6 +95,10 @@ class DifficultyConfig:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if self.batch_problems < 1:
             raise ConfigError(f"batch_problems must be >= 1, got {self.batch_problems}")
+        try:
+            check_templates(self.template, self.templates)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 def load_progress(path: Path) -> dict[str, dict[str, Any]]:
@@ -113,9 +121,7 @@ def load_progress(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def estimate_batch(engine, tok, rows: list[Row], cfg: DifficultyConfig, scorer, batch: int) -> list[dict]:
-    from pipeline.prompts import render_prompt
-
-    prompts = [render_prompt(tok, r.problem, cfg.template) for r in rows]
+    prompts = [render_prompt(tok, r.problem, template_for(r.verifier, cfg.template, cfg.templates)) for r in rows]
     params = SamplingParams(n=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p,
                             max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 1_000_003 + batch)
     groups = engine.generate(prompts, params)

@@ -27,6 +27,7 @@ SOURCES = Registry("data source", {
     "hub_code": "data.sources.hub_code:load_hub_code",  # mbpp / humaneval / apps (TACO, CodeContests) code sets
     **{name: "data.benchmarks:load_source" for name in benchmarks.names()},  # gsm8k, math, aime24, ...
     "procedural": "data.sources.procedural:load_procedural",
+    "procedural_code": "data.sources.procedural_code:load_procedural_code",
     "reasoning_gym": "data.sources.reasoning_gym:load_reasoning_gym",
 })
 register, get, names = SOURCES.register, SOURCES.get, SOURCES.names

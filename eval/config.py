@@ -17,7 +17,7 @@ from typing import Literal
 
 from eval.benchmarks import registry as bench_registry
 from pipeline.config import ConfigError
-from pipeline.prompts import TEMPLATES
+from pipeline.prompts import VERIFIER_TEMPLATES, check_templates
 from pipeline.rollout.vllm_options import VLLMOptions
 
 
@@ -63,6 +63,9 @@ class EvalConfig:
     """k values for pass@k and maj@k (values above n are skipped)."""
     template: str | None = None
     """Prompt template for every benchmark (default: each benchmark's own, boxed for math)."""
+    templates: dict[str, str] = dataclasses.field(default_factory=lambda: dict(VERIFIER_TEMPLATES))
+    """Per-verifier prompt templates overriding `template` for the rows that verifier checks (default: code rows
+    get the code template); {} asks every row with `template`."""
     engine: Literal["transformers", "vllm"] = "transformers"
     """Rollout engine: transformers, or vllm (its CPU build on a CPU machine, its CUDA build on a GPU one)."""
     batch_size: int = 8
@@ -117,8 +120,10 @@ class EvalConfig:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
         if any(k < 1 for k in self.k):
             raise ConfigError(f"k: every value must be >= 1, got {self.k}")
-        if self.template is not None and self.template not in TEMPLATES:
-            raise ConfigError(f"template: {self.template!r} is not one of {sorted(TEMPLATES)}")
+        try:
+            check_templates(self.template, self.templates)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if not self.models:
             raise ConfigError("models: name at least one model (label: spec)")
         if self.protocol == "sample" and self.temperature <= 0:

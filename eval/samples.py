@@ -30,7 +30,7 @@ from pathlib import Path
 from data.schema import Row
 from eval.config import EvalConfig
 from eval.tasks import BenchTask
-from pipeline.prompts import render_prompt
+from pipeline.prompts import render_prompt, template_for
 from pipeline.rollout.base import SamplingParams
 from rewards.scorer import Scorer
 
@@ -106,7 +106,7 @@ def run_benchmark(engine, tok, scorer: Scorer, cfg: EvalConfig, model: str, task
             todo = [r for r in task.rows[ci:ci + cfg.batch_size] if r.id not in done]
             if not todo:
                 continue
-            prompts = [render_prompt(tok, r.problem, task.template) for r in todo]
+            prompts = [render_prompt(tok, r.problem, template_for(r.verifier, task.template, task.templates)) for r in todo]
             t0 = time.perf_counter()
             groups = engine.generate(prompts, sampling_params(cfg, chunk_seed(cfg.seed, task.name, ci // cfg.batch_size)))
             t1 = time.perf_counter()

@@ -22,6 +22,7 @@ from data.benchmarks import seeded_subset
 from data.schema import Row
 from eval.benchmarks import registry as bench_registry
 from eval.config import EvalConfig
+from pipeline.prompts import template_for
 
 
 @dataclasses.dataclass
@@ -30,6 +31,7 @@ class BenchTask:
     template: str
     rows: list[Row]
     bucket_by: str | None = None  # metadata key whose values give per-bucket figures
+    templates: dict[str, str] | None = None  # per-verifier templates over `template` (config `templates`)
 
 
 def bucket_of(row: Row, key: str) -> str:
@@ -58,6 +60,10 @@ def load_tasks(cfg: EvalConfig, dataset_dir: Path | None = None) -> list[BenchTa
                           id_field=spec.id_field)
         tasks.append(BenchTask(spec.name, spec.template or cfg.template or jsonl.default_template, rows))
     for t in tasks:
+        t.templates = cfg.templates
+        used = {template_for(r.verifier, t.template, t.templates) for r in t.rows}
+        if len(used) == 1:  # every row is asked one way (e.g. a code heldout split): name that template
+            t.template = used.pop()
         dup = [i for i, c in Counter(r.id for r in t.rows).items() if c > 1]
         if dup:
             raise ValueError(f"benchmark {t.name!r}: duplicate problem ids {dup[:5]} (resume and audit need unique ids)")

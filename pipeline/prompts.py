@@ -4,6 +4,10 @@
 - `boxed`: Qwen2.5-Math style, "put your final answer within \\boxed{}".
 - `plain`: the problem text alone.
 - `code`: asks for a Python solution in a fenced block.
+
+A run's `template` applies to every row except those whose verifier has its own entry in the
+config's `templates` (default `VERIFIER_TEMPLATES`: code rows get `code`), so one run over math and
+code rows asks each kind of problem the way its verifier reads the answer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,21 @@ TEMPLATES: dict[str, dict[str, str | None]] = {
         "user": "{problem}",
     },
 }
+
+VERIFIER_TEMPLATES: dict[str, str] = {"code": "code"}
+"""Default per-verifier templates (config key `templates`): rows checked by a listed verifier use its template."""
+
+
+def template_for(verifier: str, template: str, by_verifier: dict[str, str] | None = None) -> str:
+    """The template a row checked by `verifier` is asked with: its verifier's entry, else the run's template."""
+    return (VERIFIER_TEMPLATES if by_verifier is None else by_verifier).get(verifier, template)
+
+
+def check_templates(template: str | None, by_verifier: dict[str, str]) -> None:
+    """Config-time check of a `template` / `templates` pair (ValueError naming the unknown template)."""
+    for key, name in [("template", template), *((f"templates.{v}", t) for v, t in by_verifier.items())]:
+        if name is not None and name not in TEMPLATES:
+            raise ValueError(f"{key}: {name!r} is not a prompt template; choose one of {sorted(TEMPLATES)}")
 
 
 def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:

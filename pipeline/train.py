@@ -18,6 +18,7 @@ its step; metrics lines written after that checkpoint are dropped, so the run re
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import shutil
@@ -155,6 +156,11 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
                                "completions_per_step": cfg.completions_per_step,
                                "final_model": MODEL_DIR, "resumed_from_step": _step_of(resume_from)}
     metrics.update({f"last/{k}": v for k, v in last.items() if isinstance(v, (int, float))})
+    metrics["train_rows_by_verifier"] = dict(collections.Counter(r.verifier for r in rows))
+    if "code" in metrics["train_rows_by_verifier"]:
+        from rewards.sandbox import sandbox_mode
+
+        metrics["sandbox_mode"] = sandbox_mode()  # how model-written code ran (e.g. bwrap+seccomp+uid)
     artifacts = {MODEL_DIR: None, "metrics.jsonl": trainer.step}
     if (ctx.out_dir / "samples.jsonl").exists():
         artifacts["samples.jsonl"] = None

@@ -110,6 +110,8 @@ class Scores:
     results: dict[str, list[VerifyResult | None]]  # objective name -> raw verifier result (None for overlong)
     first_false: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)  # process verifier's
     # character span of the first false step per completion (only when a "process" objective is configured)
+    outcome: list[VerifyResult | None] = dataclasses.field(default_factory=list)  # the first outcome objective's
+    # raw result per completion (empty without an outcome objective)
 
     def reason_counts(self) -> dict[str, int]:
         c: collections.Counter = collections.Counter()
@@ -158,7 +160,7 @@ class Scorer:
         per_obj: dict[str, list[float | None]] = {}
         reasons: dict[str, list[str]] = {}
         results: dict[str, list[VerifyResult | None]] = {}
-        correct, first_false = [False] * n, []
+        correct, first_false, outcome = [False] * n, [], []
         done: dict[str, list[VerifyResult]] = {}  # objectives sharing (verifier, options) are checked once
         for spec in self.specs:
             name = objective_name(spec)
@@ -185,8 +187,9 @@ class Scorer:
                 continue
             per_obj[name] = [r.score for r in res]
             if is_outcome(spec):
+                outcome = outcome or list(res)
                 correct = [c or (r.score is not None and r.score >= 1.0) for c, r in zip(correct, res)]
-        return Scores(self._combine(per_obj, n), per_obj, reasons, correct, results, first_false)
+        return Scores(self._combine(per_obj, n), per_obj, reasons, correct, results, first_false, outcome)
 
     def _combine(self, per_obj: dict[str, list[float | None]], n: int) -> list[float | None]:
         """Weighted sum over the objectives that judged each completion (see the module docstring for None)."""

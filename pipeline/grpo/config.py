@@ -17,6 +17,7 @@ from typing import Literal
 
 from data.curriculum import CurriculumConfig
 from pipeline.config import ConfigError
+from pipeline.prompts import VERIFIER_TEMPLATES, check_templates
 from rewards.scorer import RewardSpec, check_specs  # noqa: F401  (RewardSpec: the type of `rewards`)
 from pipeline.rollout.vllm_options import VLLMOptions
 
@@ -43,6 +44,9 @@ class TrainConfig:
     """Policy model: "embedded" (SmolLM2-135M-Instruct), a local directory or a hub name."""
     template: Literal["r1", "boxed", "plain", "code"] = "boxed"
     """Prompt template (pipeline.prompts), rendered through the model's chat template."""
+    templates: dict[str, str] = dataclasses.field(default_factory=lambda: dict(VERIFIER_TEMPLATES))
+    """Per-verifier prompt templates overriding `template` for the rows that verifier checks (default: code rows
+    get the code template); {} asks every row with `template`."""
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     """Parameter dtype of the policy (float32 on CPU)."""
     device: str = "cpu"
@@ -188,6 +192,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         n = self.prompts_per_step * self.group_size
+        try:
+            check_templates(self.template, self.templates)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if self.prompts_per_step < 1 or self.group_size < 1:
             raise ConfigError("prompts_per_step and group_size must be >= 1")
         if self.mode == "grpo" and self.group_size < 2:

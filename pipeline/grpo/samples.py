@@ -45,6 +45,8 @@ class Sample:
     """Each objective's reason (ok, wrong, parse_error, timeout, ...)."""
     first_false: tuple[int, int] | None = None
     """Character span of the first false step (process verifier), if any."""
+    outcome: Any = None
+    """The outcome verifier's raw `VerifyResult` (extracted answer, details), when an outcome objective is set."""
     reward_filled: float = 0.0
     """`reward`, or the group's mean judged reward when skipped (so advantages stay defined)."""
     trainable: bool = False
@@ -59,6 +61,7 @@ def fill_rewards(groups: list[list[Sample]], scores, overlong_filter: bool) -> N
         s.objectives = {k: v[i] for k, v in scores.per_objective.items()}
         s.reasons = {k: v[i] for k, v in scores.reasons.items()}
         s.first_false = scores.first_false[i] if scores.first_false else None
+        s.outcome = scores.outcome[i] if scores.outcome else None
     for g in groups:
         judged = [s.reward for s in g if s.reward is not None]
         fill = statistics.fmean(judged) if judged else 0.0
@@ -91,6 +94,25 @@ def rollout_metrics(flat: list[Sample], reasons: dict, refills: int, rollout_sec
             m[f"reward/{name}/mean"] = statistics.fmean(vals)
             m[f"reward/{name}/std"] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
     m.update({f"reason/{k}": v for k, v in reasons.items()})
+    m.update(verifier_metrics(flat))
+    return m
+
+
+def verifier_metrics(flat: list[Sample]) -> dict[str, float]:
+    """Accuracy per row verifier (`accuracy/math`, `accuracy/code`: mixed runs show each), and for code rows the
+    fraction of completions showing each failure / reward-hack signal (`code/<signal>`, rewards.code_signals)."""
+    from rewards.code_signals import SIGNALS, hack_signals
+
+    by_verifier: dict[str, list[Sample]] = {}
+    for s in flat:
+        by_verifier.setdefault(s.row.verifier, []).append(s)
+    m = {f"accuracy/{v}": statistics.fmean(float(s.correct) for s in ss) for v, ss in sorted(by_verifier.items())}
+    code = [s for s in by_verifier.get("code", []) if s.outcome is not None and s.outcome.score is not None]
+    if code:
+        flags = [hack_signals(s.outcome, s.row.gold) for s in code]
+        m.update({f"code/{k}": statistics.fmean(float(f[k]) for f in flags) for k in SIGNALS})
+        m["code/tests_passed_frac"] = statistics.fmean(
+            s.outcome.details.get("passed", 0) / max(1, s.outcome.details.get("total", 1)) for s in code)
     return m
 
 

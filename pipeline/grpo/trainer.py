@@ -43,7 +43,7 @@ from pipeline.grpo.metrics import MetricsLogger
 from pipeline.grpo.precision import bf16_copy
 from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
 from pipeline.grpo.update import PolicyUpdate, check_minibatch
-from pipeline.prompts import render_prompt
+from pipeline.prompts import render_prompt, template_for
 from pipeline.rollout.base import SamplingParams, make_engine
 
 
@@ -233,7 +233,8 @@ class GRPOTrainer:
         cfg = self.cfg
         if not rows:
             return []
-        prompts = [render_prompt(self.tok, r.problem, cfg.template) for r in rows]
+        prompts = [render_prompt(self.tok, r.problem, template_for(r.verifier, cfg.template, cfg.templates))
+                   for r in rows]
         prompt_ids = self.engine.encode_prompts(prompts)
         temps = self._temperatures()
         groups: list[list[Sample | None]] = [[None] * cfg.group_size for _ in rows]

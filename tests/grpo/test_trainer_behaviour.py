@@ -14,25 +14,11 @@ import pytest
 import torch
 
 from pipeline.grpo import update as update_mod
+from rewards.scorer import Scores  # the real record the fake scorer below returns
 
 G = 4
 
 
-@dataclasses.dataclass
-class FakeScores:
-    """The shape of rewards/scorer.py's `Scores` (what the trainer's `fill_rewards` and `reason_counts` read)."""
-    reward: list[float | None]
-    per_objective: dict[str, list[float | None]]
-    reasons: dict[str, list[str]]
-    correct: list[bool]
-    results: dict[str, list]
-    first_false: list[tuple[int, int] | None] = dataclasses.field(default_factory=list)
-
-    def reason_counts(self) -> dict[str, int]:
-        c: collections.Counter = collections.Counter()
-        for name, rs in self.reasons.items():
-            c.update(f"{name}/{r}" for r in rs)
-        return dict(c)
 
 
 class FakeScorer:
@@ -45,7 +31,7 @@ class FakeScorer:
         self.reward, self.first_false = reward, first_false
         self.calls: list[list[str]] = []  # the texts scored by each call
 
-    def score(self, rows, texts, lengths=None) -> FakeScores:  # (lengths: token counts, unused here)
+    def score(self, rows, texts, lengths=None) -> Scores:  # (lengths: token counts, unused here)
         assert len(rows) == len(texts) and len(texts) % G == 0, "the trainer scores whole groups"
         call = len(self.calls)
         self.calls.append(list(texts))
@@ -60,7 +46,7 @@ class FakeScorer:
             reasons["process"] = ["ok"] * len(texts)
             first_false = [self.first_false(*k) for k in keys]
         results = {name: [None] * len(texts) for name in per_objective}  # (raw VerifyResults: none here)
-        return FakeScores(reward, per_objective, reasons, correct, results, first_false)
+        return Scores(reward, per_objective, reasons, correct, results, first_false)
 
     def close(self) -> None:
         pass
