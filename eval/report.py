@@ -142,8 +142,12 @@ def plot_training(metrics_jsonl: Path, path: Path, title: str) -> bool:
     recs = [json.loads(line) for line in metrics_jsonl.open(encoding="utf-8") if line.strip()]
     numeric = {k for r in recs for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     keys = [k for k in _CURVE_PREFERRED if k in numeric]
-    keys += sorted(k for k in numeric - set(keys) if any(t in k.lower() for t in _CURVE_PATTERNS))
-    keys = keys[:6]
+    per_verifier = sorted(k for k in numeric if k.startswith("accuracy/"))  # a mixed run: each verifier's own curve
+    if len(per_verifier) > 1:
+        keys[keys.index("accuracy") + 1 if "accuracy" in keys else 0:0] = per_verifier
+    keys += sorted(k for k in numeric - set(keys) if not k.startswith("accuracy/")
+                   and any(t in k.lower() for t in _CURVE_PATTERNS))
+    keys = keys[:6 + len(per_verifier) * (len(per_verifier) > 1)]
     if not recs or not keys:
         return False
     steps = [r.get("step", i) for i, r in enumerate(recs)]
