@@ -61,3 +61,17 @@ def build_tiny_model(path: Path, seed: int = 0) -> Path:
 def tiny_model_dir(tmp_path_factory) -> Path:
     """Path of a tiny Hugging Face model directory (build once per test session)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model") / "model")
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One shared Sandbox (2 slots); skips with the reason when the host cannot build the namespaces
+    (bubblewrap missing: run scripts/setup_sandbox.sh)."""
+    from rewards.sandbox import Sandbox, SandboxRefused
+
+    try:
+        sb = Sandbox(slots=2, allow_unsafe=False)
+    except SandboxRefused as e:
+        pytest.skip(f"sandbox unavailable on this host: {e}")
+    yield sb
+    sb.close()

@@ -95,14 +95,14 @@ class TrainConfig:
     """Micro-batches per optimizer step (minibatch_size must divide by it)."""
     mu: int = 1
     """Update epochs over each step's completions (GRPO's mu); > 1 reuses samples with the clipped ratio."""
-    eps_low: float = 0.2
-    """PPO clip range below 1."""
-    eps_high: float = 0.2
-    """PPO clip range above 1 (DAPO clip-higher: e.g. 0.28)."""
     beta: float = 0.0
     """KL penalty coefficient; the reference model is loaded only when beta > 0."""
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
     """KL estimator (k3 is GRPO's)."""
+    eps_low: float = 0.2
+    """PPO clip range below 1."""
+    eps_high: float = 0.2
+    """PPO clip range above 1 (DAPO clip-higher: e.g. 0.28)."""
     clip_ratio_c: float | None = 3.0
     """Dual-clip bound for negative advantages (verl's clip_ratio_c): a token's policy loss is held at
     -A * clip_ratio_c when its ratio runs past it; null turns the dual clip off. Must be > 1."""
@@ -177,8 +177,6 @@ class TrainConfig:
     # -- run control
     total_steps: int = 100
     """Training steps (each: prompts_per_step x group_size completions)."""
-    max_minutes: float | None = None
-    """Stop cleanly after this many minutes of training (the final model is still written)."""
     checkpoint_every: int = 25
     """Write an atomic checkpoint every N steps (0: only the final model)."""
     keep_checkpoints: int = 2
@@ -189,6 +187,8 @@ class TrainConfig:
     """Completions written to samples.jsonl per sampled step."""
     seed: int = 0
     """Seed for data order, sampling and initialisation of any new weights."""
+    max_minutes: float | None = None
+    """Stop cleanly after this many minutes of training (the final model is still written)."""
 
     def validate(self) -> None:
         n = self.prompts_per_step * self.group_size

@@ -78,18 +78,6 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    from rewards.sandbox import Sandbox, SandboxRefused
-
-    try:
-        sb = Sandbox(slots=2, allow_unsafe=False)
-    except SandboxRefused as e:
-        pytest.skip(f"sandbox unavailable on this host: {e}")
-    yield sb
-    sb.close()
-
-
 def _write(tmp_path, records, name="data.jsonl"):
     path = tmp_path / name
     path.write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -13,9 +13,9 @@ import torch
 
 from data.schema import Row
 from rewards.scorer import RewardSpec, Scorer
-from tests.grpo.test_trainer_behaviour import record_update
+from tests.grpo import test_trainer_behaviour as behaviour
+from tests.grpo.test_trainer_behaviour import G, record_update
 
-G = 4
 ADD = {"entry_point": "add_3", "tests": [{"call": f"candidate({x})", "expected": str(x + 3)} for x in (1, 5, -2, 10)]}
 CODE = {  # member -> completion; pass fractions 1, 0.5 (1 and 5 only: x < 6), 0 (exits first), 0 (no code)
     0: "```python\ndef add_3(x):\n    return x + 3\n```",
@@ -47,20 +47,7 @@ class ScriptedTexts:
 
 
 def make_trainer(tiny_model_dir, tmp_path, scorer, **changes):
-    from data.curriculum import Curriculum, CurriculumConfig
-    from pipeline.grpo.config import TrainConfig
-    from pipeline.grpo.trainer import GRPOTrainer
-    from pipeline.models import load_model_and_tokenizer
-
-    model, tok = load_model_and_tokenizer(str(tiny_model_dir))
-    opts = dict(model=str(tiny_model_dir), prompts_per_step=2, group_size=G, max_new_tokens=8, lr=1e-3,
-                total_steps=1, checkpoint_every=0, samples_every=0, temperature=1.0, advantage="drgrpo",
-                dynamic_sampling=False, tis_cap=None, seed=0)
-    opts.update(changes)
-    cfg = TrainConfig(**opts)
-    cfg.validate()
-    curriculum = Curriculum.from_dataset(rows(), CurriculumConfig(bucket_by="none"))
-    return GRPOTrainer(cfg, model, tok, curriculum, tmp_path, scorer=scorer)
+    return behaviour.make_trainer(tiny_model_dir, tmp_path, scorer, rows=rows(), total_steps=1, **changes)
 
 
 @pytest.fixture

@@ -57,7 +57,8 @@ def by_member(*tables):
     return lambda call, g, j, text: tables[call][g][j]
 
 
-def make_trainer(tiny_model_dir, tmp_path, scorer, ref_model=None, **changes):
+def make_trainer(tiny_model_dir, tmp_path, scorer, ref_model=None, rows=None, **changes):
+    """A GRPOTrainer on the tiny model over `rows` (default: four toy addition problems)."""
     from data.curriculum import Curriculum, CurriculumConfig
     from data.schema import Row
     from pipeline.grpo.config import TrainConfig
@@ -71,7 +72,7 @@ def make_trainer(tiny_model_dir, tmp_path, scorer, ref_model=None, **changes):
     opts.update(changes)
     cfg = TrainConfig(**opts)
     cfg.validate()
-    rows = [Row(f"r{i}", f"What is {i} + {i}?", "math", str(2 * i), "t") for i in range(4)]
+    rows = rows or [Row(f"r{i}", f"What is {i} + {i}?", "math", str(2 * i), "t") for i in range(4)]
     curriculum = Curriculum.from_dataset(rows, CurriculumConfig(bucket_by="none"))
     return GRPOTrainer(cfg, model, tok, curriculum, tmp_path, scorer=scorer, ref_model=ref_model)
 

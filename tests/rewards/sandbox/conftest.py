@@ -1,22 +1,11 @@
-"""Fixtures for the sandbox tests: one shared Sandbox (2 slots); skip with the reason when the host
-cannot build the namespaces (bubblewrap missing: run scripts/setup_sandbox.sh)."""
+"""Fixtures for the sandbox tests (the shared `sandbox` fixture lives in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rewards.sandbox import Sandbox, SandboxRefused
+from rewards.sandbox import Sandbox
 from rewards.sandbox.runner import UID_BASE, UID_RANGE, uid_processes
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Sandbox:
-    try:
-        sb = Sandbox(slots=2, allow_unsafe=False)
-    except SandboxRefused as e:
-        pytest.skip(f"sandbox unavailable on this host: {e}")
-    yield sb
-    sb.close()
 
 
 @pytest.fixture(scope="session")
