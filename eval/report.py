@@ -4,7 +4,8 @@ Inputs: the evaluation directory (metrics.json and samples/<model>/<benchmark>.j
 eval/evaluate.py) and, per model that came from a training stage, that stage directory (its
 metrics.jsonl, one JSON object per step, gives the training curves; absent = plot skipped).
 Outputs (relative to the evaluation directory): report.md, report.html, plots/accuracy.png,
-plots/lengths.png, plots/training_<model>.png.
+plots/lengths.png, plots/training_<model>.png and plots/lengths_training_<model>.png (the completion-length
+distribution over steps, from the per-step completion_len/p10, /p50, /p90 the trainer logs).
 
 Tables: a summary (benchmark x model, avg@n with 95% bootstrap CI), then one table per benchmark
 with models side by side (base vs trained) and, for two models, the difference.
@@ -172,6 +173,42 @@ def plot_training(metrics_jsonl: Path, path: Path, title: str) -> bool:
     return True
 
 
+def plot_training_lengths(metrics_jsonl: Path, path: Path, title: str) -> bool:
+    """Completion lengths over training: the p10-p90 band, the p50 line (and the mean) per step, beside the
+    truncation rate; False when no step logged the percentiles (runs from before they were logged)."""
+    if not metrics_jsonl.exists():
+        return False
+    recs = [json.loads(line) for line in metrics_jsonl.open(encoding="utf-8") if line.strip()]
+    keys = ("completion_len/p10", "completion_len/p50", "completion_len/p90")
+    pts = [(r.get("step", i), r) for i, r in enumerate(recs) if all(isinstance(r.get(k), (int, float)) for k in keys)]
+    if not pts:
+        return False
+    xs = [s for s, _ in pts]
+    trunc = [(s, r["truncation_rate"]) for s, r in pts if isinstance(r.get("truncation_rate"), (int, float))]
+    fig, axes = plt.subplots(1, 2 if trunc else 1, figsize=(10 if trunc else 6, 3.4), squeeze=False,
+                             gridspec_kw={"width_ratios": [2, 1] if trunc else [1]})
+    ax = axes[0][0]
+    ax.fill_between(xs, [r[keys[0]] for _, r in pts], [r[keys[2]] for _, r in pts], alpha=0.3, lw=0,
+                    label="p10-p90")
+    ax.plot(xs, [r[keys[1]] for _, r in pts], lw=1.4, label="p50")
+    if all(isinstance(r.get("completion_len/mean"), (int, float)) for _, r in pts):
+        ax.plot(xs, [r["completion_len/mean"] for _, r in pts], lw=0.8, ls="--", label="mean")
+    ax.set_xlabel("step")
+    ax.set_ylabel("completion tokens")
+    ax.set_title("completion length per step", fontsize=8)
+    ax.legend(fontsize=7)
+    if trunc:
+        axes[0][1].plot([s for s, _ in trunc], [v for _, v in trunc], lw=1.0)
+        axes[0][1].set_ylim(-0.02, 1.02)
+        axes[0][1].set_xlabel("step")
+        axes[0][1].set_title("truncation_rate", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def write_report(out_dir: Path, result: dict, training_dirs: dict[str, Path] | None = None,
                  samples_dir: Path | None = None) -> dict[str, None]:
     """Write report.md, report.html and plots/; returns {relative path: None} for the manifest."""
@@ -185,6 +222,9 @@ def write_report(out_dir: Path, result: dict, training_dirs: dict[str, Path] | N
         rel = f"plots/training_{label}.png"
         if plot_training(Path(d) / "metrics.jsonl", out_dir / rel, f"Training curves: {label} ({d})"):
             images.append((f"Training curves ({label})", rel))
+        rel = f"plots/lengths_training_{label}.png"
+        if plot_training_lengths(Path(d) / "metrics.jsonl", out_dir / rel, f"Completion lengths: {label} ({d})"):
+            images.append((f"Completion lengths over training ({label})", rel))
     p = result["protocol"]
     proto = (f"protocol {p['protocol']}, n={p['n']}, temperature {p['temperature']}, top-p {p['top_p']}, "
              f"max_new_tokens {p['max_new_tokens']}, seed {p['seed']}, engine {p['engine']}")

@@ -20,6 +20,7 @@ from pipeline.config import ConfigError
 from pipeline.prompts import VERIFIER_TEMPLATES, check_templates
 from rewards.scorer import RewardSpec, check_specs  # noqa: F401  (RewardSpec: the type of `rewards`)
 from pipeline.rollout.vllm_options import VLLMOptions
+from pipeline.grpo.temperature import TemperatureOverTraining, check as check_temperature_over_training
 
 
 @dataclasses.dataclass
@@ -75,6 +76,13 @@ class TrainConfig:
     """Nucleus sampling threshold."""
     temperature_schedule: list[float] = dataclasses.field(default_factory=list)
     """Optional per-member temperatures, one per group member (len == group_size); empty: all use `temperature`."""
+    temperature_over_training: TemperatureOverTraining = dataclasses.field(default_factory=TemperatureOverTraining)
+    """The base temperature over training steps (pipeline/grpo/temperature.py): `schedule` constant (default:
+    `temperature` at every step, exactly as without the block), linear or cosine from `start` (null: `temperature`)
+    at step 1 to `end` at step `steps` (null: total_steps) and after; start and end > 0. Per-member temperatures keep
+    their ratio to `temperature`: member j samples at t_j * T(step) / temperature. The update scores each completion
+    at the temperature it was sampled at; `temperature` in metrics.jsonl logs T(step).
+    E.g. {schedule: cosine, start: 1.0, end: 0.7}."""
 
     # -- optimisation
     lr: float = 1e-6
@@ -205,6 +213,8 @@ class TrainConfig:
                               f"group_size is {self.group_size}")
         if self.temperature < 0 or any(t <= 0 for t in self.temperature_schedule):
             raise ConfigError("temperature: must be >= 0 (schedule entries > 0)")
+        check_temperature_over_training(self.temperature_over_training, self.temperature,
+                                        per_member=bool(self.temperature_schedule))
         if self.temperature == 0 and self.mode == "grpo":
             raise ConfigError("temperature: 0 (greedy) gives identical group members; GRPO needs sampling")
         if not 0 < self.top_p <= 1:

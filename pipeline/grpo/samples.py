@@ -11,12 +11,14 @@ sampling fields, the score phase the reward fields; advantages, the update and t
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from typing import Any
 
 import torch
 
 EQUAL = 1e-8  # rewards this close count as equal (a zero-variance group)
+LEN_PERCENTILES = (10, 50, 90)  # completion_len/p10, /p50, /p90 per step
 
 
 @dataclasses.dataclass
@@ -76,8 +78,24 @@ def is_flat(group: list[Sample]) -> bool:
     return max(r) - min(r) <= EQUAL
 
 
+def percentiles(values: list[float], qs: tuple[float, ...]) -> list[float]:
+    """The q-th percentiles (q in [0, 100]) of `values` by linear interpolation between the closest ranks (numpy's
+    default, `statistics.quantiles(method="inclusive")`): sorted x_0 <= ... <= x_(n-1), position p = q/100 * (n - 1),
+    value x_floor(p) + (x_ceil(p) - x_floor(p)) * (p - floor(p)). E.g. [1, 2, 3, 4]: p10 = 1.3, p50 = 2.5."""
+    xs = sorted(values)
+    if not xs:
+        raise ValueError("percentiles of no values")
+    out = []
+    for q in qs:
+        pos = q / 100 * (len(xs) - 1)
+        lo, hi = math.floor(pos), math.ceil(pos)
+        out.append(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo))
+    return out
+
+
 def rollout_metrics(flat: list[Sample], reasons: dict, refills: int, rollout_seconds: float) -> dict[str, float]:
-    """What the first round sampled: reward, accuracy, lengths, truncation, per-objective means, reasons."""
+    """What the first round sampled: reward, accuracy, lengths (mean, min, max, p10/p50/p90 tokens), truncation,
+    per-objective means, reasons."""
     lens = [len(s.ids) for s in flat]
     judged = [s.reward for s in flat if s.reward is not None]
     m = {"reward/mean": statistics.fmean(judged) if judged else 0.0,
@@ -85,6 +103,7 @@ def rollout_metrics(flat: list[Sample], reasons: dict, refills: int, rollout_sec
          "accuracy": statistics.fmean(float(s.correct) for s in flat),
          "completion_len/mean": statistics.fmean(lens), "completion_len/max": max(lens),
          "completion_len/min": min(lens),
+         **{f"completion_len/p{q}": v for q, v in zip(LEN_PERCENTILES, percentiles(lens, LEN_PERCENTILES))},
          "truncation_rate": statistics.fmean(float(s.finish == "length") for s in flat),
          "skipped_frac": 1.0 - len(judged) / len(flat), "refilled_groups": refills,
          "tokens_per_s": sum(lens) / max(1e-9, rollout_seconds)}

@@ -2,8 +2,8 @@
 
 One step (prompts per step x group size = completions per step):
   1. `prompts`    take `prompts_per_step` rows from the curriculum (seeded, resumable order);
-  2. `rollout`    sample `group_size` completions per prompt with the rollout engine
-                  (temperature, top-p, optional per-member temperature schedule);
+  2. `rollout`    sample `group_size` completions per prompt with the rollout engine (the step's
+                  temperatures: pipeline/grpo/temperature.py; top-p);
   3. `score`      score every completion with the registry's verifiers in worker processes and
                   combine the weighted objectives; with dynamic sampling, groups whose rewards are
                   all equal are replaced by fresh prompts (up to `max_refill_rounds` extra rounds);
@@ -42,6 +42,7 @@ from pipeline.grpo.config import TrainConfig
 from pipeline.grpo.metrics import MetricsLogger
 from pipeline.grpo.precision import bf16_copy
 from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
+from pipeline.grpo.temperature import base_temperature, member_temperatures
 from pipeline.grpo.update import PolicyUpdate, check_minibatch
 from pipeline.prompts import render_prompt, template_for
 from pipeline.rollout.base import SamplingParams, make_engine
@@ -211,6 +212,7 @@ class GRPOTrainer:
         metrics["time/step"] = sum(timer.seconds.values())
         metrics["time/process_cpu_total"] = time.process_time()  # CPU seconds of this process so far (shared boxes)
         metrics["lr"] = self.scheduler.get_last_lr()[0]
+        metrics["temperature"] = base_temperature(cfg, step)
         self.logger.log(step, metrics)
         return metrics
 
@@ -225,18 +227,16 @@ class GRPOTrainer:
         suffix = f"/{rank}" if rank else ""  # (single-process streams unchanged: resumed runs stay comparable)
         return self.curriculum.sample(step, n, random.Random(f"{self.cfg.seed}/{step}/{round_}{suffix}"))
 
-    def _temperatures(self) -> list[float]:
-        return list(self.cfg.temperature_schedule) or [self.cfg.temperature] * self.cfg.group_size
-
     def _rollout(self, rows: list, step: int, round_: int) -> list[list[Sample]]:
-        """G completions per row; members with the same temperature are sampled in one call."""
+        """G completions per row at the step's member temperatures (each Sample keeps its own: the update scores
+        it at that temperature); members with the same temperature are sampled in one call."""
         cfg = self.cfg
         if not rows:
             return []
         prompts = [render_prompt(self.tok, r.problem, template_for(r.verifier, cfg.template, cfg.templates))
                    for r in rows]
         prompt_ids = self.engine.encode_prompts(prompts)
-        temps = self._temperatures()
+        temps = member_temperatures(cfg, step)
         groups: list[list[Sample | None]] = [[None] * cfg.group_size for _ in rows]
         rank = self.backend.rank
         for k, t in enumerate(sorted(set(temps))):
