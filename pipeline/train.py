@@ -19,6 +19,7 @@ its step; metrics lines written after that checkpoint are dropped, so the run re
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ import torch
 
 from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.config import TrainConfig
+from pipeline.grpo.precision import resolve_precision
 from pipeline.stage import StageContext, StageResult, run_stage
 
 STAGE = "train"
@@ -123,6 +125,12 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
     from pipeline.grpo.trainer import GRPOTrainer
 
     cfg: TrainConfig = ctx.config
+    precision, warning = resolve_precision(cfg.mixed_precision, cfg.device, accelerator is not None)
+    if warning:
+        ctx.log("warning: " + warning)
+    if precision != cfg.mixed_precision:
+        ctx.log(f"mixed_precision: {cfg.mixed_precision} -> {precision} on this {cfg.device}")
+        cfg = dataclasses.replace(cfg, mixed_precision=precision)
     stage = ctx.inputs["dataset"].stage
     if stage not in INPUT_STAGES:
         raise ValueError(f"--data must be a {' or '.join(INPUT_STAGES)} stage directory, got a {stage!r} stage")
@@ -156,6 +164,7 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
                                "completions_per_step": cfg.completions_per_step,
                                "final_model": MODEL_DIR, "resumed_from_step": _step_of(resume_from)}
     metrics.update({f"last/{k}": v for k, v in last.items() if isinstance(v, (int, float))})
+    metrics["mixed_precision"] = cfg.mixed_precision  # what ran (`auto` resolved for this device)
     metrics["train_rows_by_verifier"] = dict(collections.Counter(r.verifier for r in rows))
     if "code" in metrics["train_rows_by_verifier"]:
         from rewards.sandbox import sandbox_mode

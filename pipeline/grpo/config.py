@@ -152,8 +152,10 @@ class TrainConfig:
     vllm: VLLMOptions = dataclasses.field(default_factory=VLLMOptions)
     """vLLM engine settings (memory share, KV-cache size, max_model_len, eager mode, sleep mode, dtype), used
     when engine is vllm (pipeline/rollout/vllm_options.py)."""
-    mixed_precision: Literal["no", "bf16", "bf16_master"] = "no"
-    """bf16: the update's forward/backward runs under torch.autocast(bfloat16) (weights, gradients and
+    mixed_precision: Literal["no", "bf16", "bf16_master", "auto"] = "no"
+    """auto: bf16_master (bf16 under a multi-process launch) where the device computes bfloat16 natively (a CUDA
+    GPU with bf16, a CPU with AVX512-BF16 or AMX), else no: on a CPU without them bf16 matmuls are emulated
+    (measured 65x slower than float32 on an AVX2-only EPYC); the manifest records what ran. bf16: the update's forward/backward runs under torch.autocast(bfloat16) (weights, gradients and
     AdamW state stay in `dtype`), as TRL/accelerate's `bf16=True`; ~2x on CPUs with AMX/AVX512-BF16.
     bf16_master: forward, backward and rollouts run on a bfloat16 copy of the model (bf16 activations and
     gradients, as DeepSpeed's bf16 mode); gradients are added into float32 master weights, which AdamW

@@ -22,6 +22,28 @@ import copy
 import torch
 
 
+def native_bf16(device: str = "cpu") -> bool:
+    """Does `device` compute bfloat16 natively (CUDA with bf16 support; a CPU with AVX512-BF16 or AMX tiles)?"""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cpu = getattr(torch, "cpu", None)
+    return bool(cpu is not None and (getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                                     or getattr(cpu, "_is_amx_tile_supported", lambda: False)()))
+
+
+def resolve_precision(mode: str, device: str, launched: bool) -> tuple[str, str | None]:
+    """(the mixed_precision a run uses, a warning or None). `auto` -> bf16_master (bf16 when `launched` by
+    accelerate, where bf16_master is refused) on native-bf16 hardware, else no; an explicit bf16 mode on a
+    device without native bf16 is kept, with a warning."""
+    native = native_bf16(device)
+    if mode == "auto":
+        return ("bf16" if launched else "bf16_master") if native else "no", None
+    if mode in ("bf16", "bf16_master") and not native:
+        return mode, (f"mixed_precision: {mode} on a {device} without native bfloat16 (no AVX512-BF16/AMX): bf16 "
+                      "matmuls are emulated and far slower than float32 here; set mixed_precision: auto or no")
+    return mode, None
+
+
 def bf16_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A bfloat16 deep copy of `model` whose float buffers keep their dtype (RoPE frequencies)."""
     out = copy.deepcopy(model).to(torch.bfloat16)

@@ -1,6 +1,7 @@
 """bf16_master: the compute copy is bf16 with float32 buffers, gradients land in float32 on the master and add up
 across backward passes, sync refreshes the copy; a trainer run moves the master and the copy follows it."""
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
@@ -62,3 +63,33 @@ def test_trainer_updates_the_master_and_the_copy_follows(tiny_model_dir, tmp_pat
     assert len(changed) > len(before) // 2, "master weights did not move"
     for (name, pm), (_, pc) in zip(model.named_parameters(), trainer.mp.compute.named_parameters()):
         assert torch.equal(pc, pm.to(torch.bfloat16)), name
+
+
+@pytest.mark.parametrize("mode, native, launched, want, warns", [
+    ("auto", True, False, "bf16_master", False),
+    ("auto", True, True, "bf16", False),          # bf16_master is single-process only
+    ("auto", False, False, "no", False),          # emulated bf16: float32 instead
+    ("bf16_master", False, False, "bf16_master", True),  # an explicit choice is kept, with a warning
+    ("bf16", False, True, "bf16", True),
+    ("no", False, False, "no", False),
+    ("bf16_master", True, False, "bf16_master", False),
+], ids=["auto-native", "auto-native-launched", "auto-emulated", "explicit-emulated", "bf16-emulated", "no",
+        "explicit-native"])
+def test_resolve_precision(monkeypatch, mode, native, launched, want, warns):
+    from pipeline.grpo import precision
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": native)
+    got, warning = precision.resolve_precision(mode, "cpu", launched)
+    assert got == want and (warning is not None) == warns
+    if warns:
+        assert "auto" in warning and mode in warning
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch):
+    from pipeline.grpo import precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert precision.native_bf16("cpu") is False
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert precision.native_bf16("cpu") is True
