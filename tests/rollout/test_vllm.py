@@ -14,6 +14,7 @@ import copy
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (bash scripts/setup.sh installs its CPU build)")
+pytestmark = pytest.mark.slow  # vLLM engine starts (~10 s each): run by scripts/test.sh / CI, not the default pytest
 
 import torch  # noqa: E402
 

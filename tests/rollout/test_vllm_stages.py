@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (bash scripts/setup.sh installs its CPU build)")
+pytestmark = pytest.mark.slow  # vLLM engine starts (~10 s each): run by scripts/test.sh / CI, not the default pytest
 
 from pipeline.manifest import load_manifest  # noqa: E402
 from tests.data.test_difficulty import curated  # noqa: E402,F401  (fixture re-export)
@@ -30,8 +31,9 @@ def run_script(script: str, *args: str, env_extra: dict | None = None) -> subpro
 
 
 def test_training_steps_with_vllm(data_dir, tmp_path):  # noqa: F811
-    """Two GRPO steps of the embedded recipe (bf16_master: vLLM samples from the bf16 copy, synced each step), with
-    the toy parity reward so that groups have non-zero advantages and the update (and its TIS weights) runs."""
+    """Two GRPO steps of the embedded recipe (vLLM samples from the policy, or its bf16 copy under bf16_master, synced
+    each step), with the toy parity reward so that groups have non-zero advantages and the update (and its TIS
+    weights) runs."""
     out = tmp_path / "train"
     run_script("03_train.py", "--config", str(REPO / "configs/train_embedded.yaml"), "--data", str(data_dir),
                "--out", str(out), "model=embedded", "engine=vllm", "device=cpu", "total_steps=2",
