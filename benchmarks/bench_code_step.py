@@ -21,6 +21,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -32,8 +33,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SOURCES = {
-    "math": [{"kind": "procedural", "options": {"task": "arithmetic", "n": 300, "seed": 0, "levels": [1, 2]}},
-             {"kind": "procedural", "options": {"task": "linear", "n": 100, "seed": 0, "levels": [1, 2]}}],
+    "math": [{"kind": "procedural", "name": "arith", "options": {"task": "arithmetic", "n": 300, "levels": [1, 2]}},
+             {"kind": "procedural", "name": "linear", "options": {"task": "linear", "n": 100, "levels": [1, 2]}}],
     "code": [{"kind": "procedural_code", "options": {"n": 300, "seed": 0, "levels": [1, 2, 3]}}],
 }
 
@@ -85,7 +86,13 @@ def main() -> None:
             q = ctx.Queue()
             p = ctx.Process(target=run_side, args=(kind, args, Path(tmp), q))
             p.start()
-            res = q.get()
+            while True:  # a side that fails exits without a result: say so instead of waiting forever
+                try:
+                    res = q.get(timeout=5)
+                    break
+                except queue.Empty:
+                    if not p.is_alive():
+                        sys.exit(f"{kind} side failed (exit code {p.exitcode}); see its traceback above")
             p.join()
             out[kind] = summarise(res)
     print(f"workload: {args.prompts} prompts x {args.group} completions, max {args.max_new} new tokens, "
