@@ -9,7 +9,9 @@ so every step samples exactly one round); only the rows differ:
 Each side runs as the training stage (curate -> train, `pipeline.train.run`) in its own child process, one
 after the other. From metrics.jsonl: mean over steps after the first (warm-up) of time/rollout, time/score,
 time/step and completion tokens; scoring share = time/score / time/step. Peak RSS: the trainer process's own
-(ru_maxrss) and its children's largest (verifier workers and their sandboxes).
+(ru_maxrss) and its largest child's (verifier workers forked from the trainer count the pages they share with it).
+Step seconds compare like for like only when both sides update: a side whose groups all score the same skips its
+update (zero advantages), so read the rollout and scoring columns first.
 
     python benchmarks/bench_code_step.py                       # 8 x 8 completions, 128 new tokens, 4 steps
     python benchmarks/bench_code_step.py --steps 6 --verifier-workers 1
