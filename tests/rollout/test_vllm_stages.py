@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("vllm", reason="vLLM is not installed (bash scripts/setup.sh installs its CPU build)")
 pytestmark = pytest.mark.slow  # vLLM engine starts (~10 s each): run by scripts/test.sh / CI, not the default pytest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _needs_vllm():
+    """Skip when vLLM is missing; imported here, not at collection (importing it costs seconds even when the
+    default run deselects these tests)."""
+    pytest.importorskip("vllm", reason="vLLM is not installed (bash scripts/setup.sh installs its CPU build)")
 
 from pipeline.manifest import load_manifest  # noqa: E402
 from tests.data.test_difficulty import curated  # noqa: E402,F401  (fixture re-export)
