@@ -95,10 +95,7 @@ class DifficultyConfig:
             raise ConfigError(f"k must be >= 1, got {self.k}")
         if self.batch_problems < 1:
             raise ConfigError(f"batch_problems must be >= 1, got {self.batch_problems}")
-        try:
-            check_templates(self.template, self.templates)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        check_templates(self.template, self.templates)
 
 
 def load_progress(path: Path) -> dict[str, dict[str, Any]]:

@@ -120,10 +120,7 @@ class EvalConfig:
                 raise ConfigError(f"{key} must be >= 1, got {value}")
         if any(k < 1 for k in self.k):
             raise ConfigError(f"k: every value must be >= 1, got {self.k}")
-        try:
-            check_templates(self.template, self.templates)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        check_templates(self.template, self.templates)
         if not self.models:
             raise ConfigError("models: name at least one model (label: spec)")
         if self.protocol == "sample" and self.temperature <= 0:

@@ -12,6 +12,8 @@ code rows asks each kind of problem the way its verifier reads the answer.
 
 from __future__ import annotations
 
+from pipeline.config import ConfigError
+
 TEMPLATES: dict[str, dict[str, str | None]] = {
     "r1": {
         "system": "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
@@ -41,10 +43,10 @@ def template_for(verifier: str, template: str, by_verifier: dict[str, str] | Non
 
 
 def check_templates(template: str | None, by_verifier: dict[str, str]) -> None:
-    """Config-time check of a `template` / `templates` pair (ValueError naming the unknown template)."""
+    """Config-time check of a `template` / `templates` pair (ConfigError naming the unknown template)."""
     for key, name in [("template", template), *((f"templates.{v}", t) for v, t in by_verifier.items())]:
         if name is not None and name not in TEMPLATES:
-            raise ValueError(f"{key}: {name!r} is not a prompt template; choose one of {sorted(TEMPLATES)}")
+            raise ConfigError(f"{key}: {name!r} is not a prompt template; choose one of {sorted(TEMPLATES)}")
 
 
 def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:

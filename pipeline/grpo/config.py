@@ -202,10 +202,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         n = self.prompts_per_step * self.group_size
-        try:
-            check_templates(self.template, self.templates)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        check_templates(self.template, self.templates)
         if self.prompts_per_step < 1 or self.group_size < 1:
             raise ConfigError("prompts_per_step and group_size must be >= 1")
         if self.mode == "grpo" and self.group_size < 2:

@@ -124,3 +124,17 @@ def test_train_stage_on_code_rows_records_the_sandbox(tiny_model_dir, tmp_path):
     assert m.metrics["sandbox_mode"] not in ("", "refused")
     line = json.loads((tmp_path / "train/metrics.jsonl").read_text().splitlines()[0])
     assert {"accuracy/code", "accuracy/math", "code/no_code", "code/exit_before_tests"} <= set(line)
+
+
+@pytest.mark.parametrize("section", ["train", "difficulty", "eval"])
+def test_an_unknown_template_in_templates_is_a_config_error(section):
+    from data.difficulty import DifficultyConfig
+    from eval.config import EvalConfig
+    from pipeline.config import ConfigError
+    from pipeline.grpo.config import TrainConfig
+
+    cfg = {"train": lambda: TrainConfig(templates={"code": "nope"}),
+           "difficulty": lambda: DifficultyConfig(dataset="x", templates={"code": "nope"}),
+           "eval": lambda: EvalConfig(templates={"code": "nope"})}[section]()
+    with pytest.raises(ConfigError, match=r"templates\.code: 'nope' is not a prompt template"):
+        cfg.validate()
