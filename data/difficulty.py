@@ -31,7 +31,7 @@ from typing import Any
 
 from data.schema import Row, read_rows_parquet, write_rows_parquet
 from pipeline.config import ConfigError
-from pipeline.prompts import VERIFIER_TEMPLATES, check_templates, render_prompt, template_for
+from pipeline.prompts import VERIFIER_TEMPLATES, check_stop, check_templates, render_prompt, template_for
 from pipeline.rollout import SamplingParams, make_engine
 from pipeline.rollout.vllm_options import VLLMOptions
 from pipeline.stage import StageContext, StageResult, run_stage
@@ -65,6 +65,8 @@ class DifficultyConfig:
     """Nucleus sampling threshold."""
     max_new_tokens: int = 256
     """Generation budget per sample."""
+    stop: list[str] = dataclasses.field(default_factory=list)
+    """Stop strings ending a sample (pipeline.prompts), as in the train config; [] : EOS only."""
     batch_problems: int = 8
     """Problems per engine call (each sampled k times): the unit of resumable progress."""
     splits: list[str] = dataclasses.field(default_factory=lambda: ["train"])
@@ -96,6 +98,7 @@ class DifficultyConfig:
         if self.batch_problems < 1:
             raise ConfigError(f"batch_problems must be >= 1, got {self.batch_problems}")
         check_templates(self.template, self.templates)
+        check_stop(self.stop)
 
 
 def load_progress(path: Path) -> dict[str, dict[str, Any]]:
@@ -120,7 +123,8 @@ def load_progress(path: Path) -> dict[str, dict[str, Any]]:
 def estimate_batch(engine, tok, rows: list[Row], cfg: DifficultyConfig, scorer, batch: int) -> list[dict]:
     prompts = [render_prompt(tok, r.problem, template_for(r.verifier, cfg.template, cfg.templates)) for r in rows]
     params = SamplingParams(n=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p,
-                            max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 1_000_003 + batch)
+                            max_new_tokens=cfg.max_new_tokens, seed=cfg.seed * 1_000_003 + batch,
+                            stop=list(cfg.stop))
     groups = engine.generate(prompts, params)
     # the one reward path (rewards/scorer.py): each row's own verifier options apply, as in training
     results = scorer.score([r for r, g in zip(rows, groups) for _ in g], [c.text for g in groups for c in g]).results["outcome"]

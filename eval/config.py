@@ -17,7 +17,7 @@ from typing import Literal
 
 from eval.benchmarks import registry as bench_registry
 from pipeline.config import ConfigError
-from pipeline.prompts import VERIFIER_TEMPLATES, check_templates
+from pipeline.prompts import VERIFIER_TEMPLATES, check_stop, check_templates
 from pipeline.rollout.vllm_options import VLLMOptions
 
 
@@ -72,6 +72,8 @@ class EvalConfig:
     """Problems per generate call (x n completions)."""
     max_new_tokens: int = 1024
     """Generation budget per completion."""
+    stop: list[str] = dataclasses.field(default_factory=list)
+    """Stop strings ending a completion (pipeline.prompts), as in the train config; [] : EOS only."""
     dtype: str = "float32"
     """Model dtype (the transformers engine's; vLLM's too unless vllm.dtype names another)."""
     device: str = "cpu"
@@ -121,6 +123,7 @@ class EvalConfig:
         if any(k < 1 for k in self.k):
             raise ConfigError(f"k: every value must be >= 1, got {self.k}")
         check_templates(self.template, self.templates)
+        check_stop(self.stop)
         if not self.models:
             raise ConfigError("models: name at least one model (label: spec)")
         if self.protocol == "sample" and self.temperature <= 0:

@@ -37,9 +37,10 @@ from rewards.scorer import Scorer
 
 def sampling_params(cfg: EvalConfig, seed: int) -> SamplingParams:
     if cfg.protocol == "greedy":
-        return SamplingParams(n=1, temperature=0.0, top_p=1.0, max_new_tokens=cfg.max_new_tokens, seed=seed)
+        return SamplingParams(n=1, temperature=0.0, top_p=1.0, max_new_tokens=cfg.max_new_tokens, seed=seed,
+                              stop=list(cfg.stop))
     return SamplingParams(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                          max_new_tokens=cfg.max_new_tokens, seed=seed)
+                          max_new_tokens=cfg.max_new_tokens, seed=seed, stop=list(cfg.stop))
 
 
 def chunk_seed(seed: int, benchmark: str, chunk: int) -> int:

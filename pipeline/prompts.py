@@ -8,6 +8,10 @@
 A run's `template` applies to every row except those whose verifier has its own entry in the
 config's `templates` (default `VERIFIER_TEMPLATES`: code rows get `code`), so one run over math and
 code rows asks each kind of problem the way its verifier reads the answer.
+
+Stop strings (`stop` in the train, difficulty and eval configs) end a completion where its answer format
+ends, e.g. `"\n```\n"` after a code fence: the text is cut before the match (the code verifier reads an
+unterminated fence), the tokens up to and including it are kept for the update, and the finish reason is "stop".
 """
 
 from __future__ import annotations
@@ -47,6 +51,12 @@ def check_templates(template: str | None, by_verifier: dict[str, str]) -> None:
     for key, name in [("template", template), *((f"templates.{v}", t) for v, t in by_verifier.items())]:
         if name is not None and name not in TEMPLATES:
             raise ConfigError(f"{key}: {name!r} is not a prompt template; choose one of {sorted(TEMPLATES)}")
+
+
+def check_stop(stop: list[str]) -> None:
+    """Config-time check of `stop`: a list of non-empty strings (an empty one would end every completion at once)."""
+    if not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop):
+        raise ConfigError(f"stop: must be a list of non-empty strings, got {stop!r}")
 
 
 def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from data.curriculum import CurriculumConfig
 from pipeline.config import ConfigError
-from pipeline.prompts import VERIFIER_TEMPLATES, check_templates
+from pipeline.prompts import VERIFIER_TEMPLATES, check_stop, check_templates
 from rewards.scorer import RewardSpec, check_specs  # noqa: F401  (RewardSpec: the type of `rewards`)
 from pipeline.rollout.vllm_options import VLLMOptions
 from pipeline.grpo.temperature import TemperatureOverTraining, check as check_temperature_over_training
@@ -74,6 +74,8 @@ class TrainConfig:
     """Sampling temperature (also divides the logits when computing training log-probs)."""
     top_p: float = 1.0
     """Nucleus sampling threshold."""
+    stop: list[str] = dataclasses.field(default_factory=list)
+    """Stop strings ending a completion (pipeline.prompts), e.g. "\n```\n" after a code block; [] : EOS only."""
     temperature_schedule: list[float] = dataclasses.field(default_factory=list)
     """Optional per-member temperatures, one per group member (len == group_size); empty: all use `temperature`."""
     temperature_over_training: TemperatureOverTraining = dataclasses.field(default_factory=TemperatureOverTraining)
@@ -203,6 +205,7 @@ class TrainConfig:
     def validate(self) -> None:
         n = self.prompts_per_step * self.group_size
         check_templates(self.template, self.templates)
+        check_stop(self.stop)
         if self.prompts_per_step < 1 or self.group_size < 1:
             raise ConfigError("prompts_per_step and group_size must be >= 1")
         if self.mode == "grpo" and self.group_size < 2:

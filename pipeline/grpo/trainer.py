@@ -243,7 +243,7 @@ class GRPOTrainer:
             members = [j for j, tj in enumerate(temps) if tj == t]
             seed = (cfg.seed * 1_000_003 + step * 1009 + round_ * 101 + k * 7 + rank * 7919) % (2**31)
             params = SamplingParams(n=len(members), temperature=t, top_p=cfg.top_p,
-                                    max_new_tokens=cfg.max_new_tokens, seed=seed)
+                                    max_new_tokens=cfg.max_new_tokens, seed=seed, stop=list(cfg.stop))
             outs = self.engine.generate(prompt_ids, params)  # the ids the update scores: encoded once
             for i, comps in enumerate(outs):
                 for j, c in zip(members, comps):

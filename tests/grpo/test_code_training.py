@@ -138,3 +138,26 @@ def test_an_unknown_template_in_templates_is_a_config_error(section):
            "eval": lambda: EvalConfig(templates={"code": "nope"})}[section]()
     with pytest.raises(ConfigError, match=r"templates\.code: 'nope' is not a prompt template"):
         cfg.validate()
+
+
+@pytest.mark.parametrize("section", ["train", "difficulty", "eval"])
+@pytest.mark.parametrize("stop", [[""], "\n```\n", [3]], ids=["empty-string", "not-a-list", "not-a-string"])
+def test_a_bad_stop_list_is_a_config_error(section, stop):
+    from data.difficulty import DifficultyConfig
+    from eval.config import EvalConfig
+    from pipeline.config import ConfigError
+    from pipeline.grpo.config import TrainConfig
+
+    cfg = {"train": lambda: TrainConfig(stop=stop), "difficulty": lambda: DifficultyConfig(dataset="x", stop=stop),
+           "eval": lambda: EvalConfig(stop=stop)}[section]()
+    with pytest.raises(ConfigError, match="stop: must be a list of non-empty strings"):
+        cfg.validate()
+
+
+def test_eval_sampling_params_carry_the_stop_strings():
+    from eval.config import EvalConfig
+    from eval.samples import sampling_params
+
+    for protocol in ("sample", "greedy"):
+        cfg = EvalConfig(stop=["\n```\n"], protocol=protocol)
+        assert sampling_params(cfg, seed=0).stop == ["\n```\n"]

@@ -310,6 +310,22 @@ def test_temperature_schedule_reaches_the_sampler(tiny_model_dir, tmp_path, monk
             assert s.ids == list(by_temp[schedule[j]][i][k].token_ids)
 
 
+def test_stop_strings_reach_the_sampler(tiny_model_dir, tmp_path, monkeypatch):
+    scorer = FakeScorer(by_member([[1, 0, 1, 0], [0, 1, 0, 1]]))
+    trainer = make_trainer(tiny_model_dir, tmp_path, scorer, stop=["\n```\n"], temperature_schedule=[0.5, 1, 1, 1])
+    seen: list = []
+    real = trainer.engine.generate
+
+    def generate(prompts, params):
+        seen.append(list(params.stop))
+        return real(prompts, params)
+
+    monkeypatch.setattr(trainer.engine, "generate", generate)
+    record_update(monkeypatch, trainer)
+    trainer.train_step(1)
+    assert seen == [["\n```\n"], ["\n```\n"]]  # every temperature's call ends completions at the fence
+
+
 # -- overlong filtering ----------------------------------------------------------------------------
 @pytest.mark.parametrize("overlong_filter", [True, False])
 def test_overlong_filter_masks_only_truncated_completions(tiny_model_dir, tmp_path, monkeypatch, overlong_filter):
