@@ -46,7 +46,8 @@ class DifficultyConfig:
     dataset: str = ""
     """Directory (or manifest.json) of the curate stage output to read."""
     model: str = "embedded"
-    """Base model: "embedded", a local Hugging Face directory or a hub name."""
+    """Model whose pass rates are estimated: "embedded", a local Hugging Face directory, a hub name, or a training
+    stage's output directory (iterative rounds: the current policy; recorded as the `policy` input)."""
     engine: str = "transformers"
     """Rollout engine: transformers | vllm (its CPU build on a CPU machine, its CUDA build on a GPU one)."""
     vllm: VLLMOptions = dataclasses.field(default_factory=lambda: VLLMOptions(gpu_memory_utilization=0.85))
@@ -245,5 +246,7 @@ def _per_source(problems: list[Row], done: dict[str, dict]) -> dict[str, float]:
 
 
 def run(cfg: DifficultyConfig, out_dir: str | Path, force: bool = False):
-    return run_stage(STAGE, out_dir, cfg, body, inputs={"dataset": cfg.dataset},
+    from pipeline.models import policy_input
+
+    return run_stage(STAGE, out_dir, cfg, body, inputs={"dataset": cfg.dataset, **policy_input(cfg.model)},
                      expect_stages={"dataset": "curate"}, force=force)

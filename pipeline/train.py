@@ -80,14 +80,14 @@ def load_policy(cfg: TrainConfig, resume_from: Path | None):
 
 
 def load_reference(cfg: TrainConfig):
-    """Frozen reference policy; only built when beta > 0."""
+    """Frozen reference policy (`ref_model`, default the starting `model`); only built when beta > 0."""
     if cfg.beta <= 0:
         return None
     from transformers import AutoModelForCausalLM
 
     from pipeline.models import resolve_model
 
-    ref = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model), dtype=getattr(torch, cfg.dtype))
+    ref = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.ref_model or cfg.model), dtype=getattr(torch, cfg.dtype))
     ref.requires_grad_(False).eval()
     return ref.to(cfg.device) if cfg.device != "cpu" else ref
 
@@ -180,6 +180,15 @@ def _step_of(p: Path | None) -> int:
     return int(p.name.split("-")[1]) if p is not None else 0
 
 
+def stage_inputs(cfg: TrainConfig, data_dir: str | Path) -> dict[str, str | Path]:
+    """run_stage inputs: the dataset, plus the policy's (and reference's) training stage when named by one."""
+    from pipeline.models import policy_input
+
+    inputs: dict[str, str | Path] = {"dataset": data_dir, **policy_input(cfg.model)}
+    if cfg.ref_model and policy_input(cfg.ref_model):
+        inputs["reference"] = cfg.ref_model
+    return inputs
+
+
 def run(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, force: bool = False):
-    return run_stage(STAGE, out_dir, cfg, body, inputs={"dataset": data_dir},
-                     expect_stages=None, force=force)
+    return run_stage(STAGE, out_dir, cfg, body, inputs=stage_inputs(cfg, data_dir), expect_stages=None, force=force)

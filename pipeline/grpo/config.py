@@ -42,7 +42,10 @@ class LoraConfig:
 class TrainConfig:
     # -- model and prompts
     model: str = "embedded"
-    """Policy model: "embedded" (SmolLM2-135M-Instruct), a local directory or a hub name."""
+    """Policy model: "embedded" (SmolLM2-135M-Instruct), a local directory, a hub name, or a training stage's
+    output directory (training continues from its final model; iterative rounds)."""
+    ref_model: str | None = None
+    """KL reference model when beta > 0 (same forms as `model`); None: the starting `model` itself."""
     template: Literal["r1", "boxed", "plain", "code"] = "boxed"
     """Prompt template (pipeline.prompts), rendered through the model's chat template."""
     templates: dict[str, str] = dataclasses.field(default_factory=lambda: dict(VERIFIER_TEMPLATES))

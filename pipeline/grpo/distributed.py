@@ -95,7 +95,7 @@ def run_distributed(cfg, data_dir, out_dir, force: bool = False):
             return train.body(ctx, accelerator=acc)
 
         try:
-            m = run_stage(train.STAGE, out_dir, cfg, body, inputs={"dataset": data_dir}, force=force)
+            m = run_stage(train.STAGE, out_dir, cfg, body, inputs=train.stage_inputs(cfg, data_dir), force=force)
         finally:
             if not told:  # up to date, or the stage failed before training: release the others, nothing to do
                 tell([False, False])
