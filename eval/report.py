@@ -136,19 +136,32 @@ def plot_lengths(samples_dir: Path, result: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_training(metrics_jsonl: Path, path: Path, title: str) -> bool:
-    """Training curves (reward/accuracy/KL/length ... vs step); False when there is nothing to plot."""
-    if not metrics_jsonl.exists():
-        return False
-    recs = [json.loads(line) for line in metrics_jsonl.open(encoding="utf-8") if line.strip()]
+def training_curve_keys(recs: list[dict]) -> list[str]:
+    """Which per-step metrics the training plot shows: the preferred curves, each verifier's accuracy in a mixed
+    run, each objective's reward in a multi-objective run (e.g. reward/format_r1/mean beside accuracy), then
+    other reward/accuracy/KL/length/entropy metrics up to six panels."""
     numeric = {k for r in recs for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     keys = [k for k in _CURVE_PREFERRED if k in numeric]
     per_verifier = sorted(k for k in numeric if k.startswith("accuracy/"))  # a mixed run: each verifier's own curve
     if len(per_verifier) > 1:
         keys[keys.index("accuracy") + 1 if "accuracy" in keys else 0:0] = per_verifier
-    keys += sorted(k for k in numeric - set(keys) if not k.startswith("accuracy/")
+    objectives = sorted(k for k in numeric if k.startswith("reward/") and k.endswith("/mean") and k.count("/") == 2)
+    objectives = objectives if len(objectives) > 1 else []  # a multi-objective run (e.g. R1 format + answer)
+    if objectives:
+        keys[keys.index("reward/mean") + 1 if "reward/mean" in keys else 0:0] = objectives
+    keys += sorted(k for k in numeric - set(keys) if not k.startswith(("accuracy/", "reward/"))
                    and any(t in k.lower() for t in _CURVE_PATTERNS))
-    keys = keys[:6 + len(per_verifier) * (len(per_verifier) > 1)]
+    keys = keys[:6 + len(per_verifier) * (len(per_verifier) > 1) + len(objectives)]
+    return keys
+
+
+def plot_training(metrics_jsonl: Path, path: Path, title: str) -> bool:
+    """Training curves (reward/accuracy/KL/length ... vs step; each objective's reward when there are several,
+    e.g. the R1 format-reward rate beside accuracy); False when there is nothing to plot."""
+    if not metrics_jsonl.exists():
+        return False
+    recs = [json.loads(line) for line in metrics_jsonl.open(encoding="utf-8") if line.strip()]
+    keys = training_curve_keys(recs)
     if not recs or not keys:
         return False
     steps = [r.get("step", i) for i, r in enumerate(recs)]

@@ -1,6 +1,8 @@
 """Prompt templates, rendered through the model's chat template at train and eval time.
 
 - `r1`: DeepSeek-R1-Zero style, reasoning in <think>...</think>, answer in <answer>...</answer>.
+- `r1_think`: the same prompt with `<think>` prefilled after the assistant turn opens (the completion starts
+  inside the think block; the R1 format reward detects the prefill, the answer is read from <answer>).
 - `boxed`: Qwen2.5-Math style, "put your final answer within \\boxed{}".
 - `plain`: the problem text alone.
 - `code`: asks for a Python solution in a fenced block.
@@ -18,14 +20,15 @@ from __future__ import annotations
 
 from pipeline.config import ConfigError
 
+_R1_SYSTEM = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+              "The assistant first thinks about the reasoning process in the mind and then provides the user with "
+              "the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> "
+              "</answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here "
+              "</answer>.")
+
 TEMPLATES: dict[str, dict[str, str | None]] = {
-    "r1": {
-        "system": "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
-        "The assistant first thinks about the reasoning process in the mind and then provides the user with the "
-        "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
-        "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.",
-        "user": "{problem}",
-    },
+    "r1": {"system": _R1_SYSTEM, "user": "{problem}"},
+    "r1_think": {"system": _R1_SYSTEM, "user": "{problem}", "prefill": "<think>"},
     "boxed": {
         "system": "Please reason step by step, and put your final answer within \\boxed{{}}.",
         "user": "{problem}",
@@ -68,6 +71,7 @@ def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:
     if t["system"]:
         messages.append({"role": "system", "content": t["system"].replace("{{}}", "{}")})
     messages.append({"role": "user", "content": t["user"].format(problem=problem)})
+    prefill = t.get("prefill") or ""  # text the assistant turn starts with (the model continues after it)
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "\n\n".join(m["content"] for m in messages) + "\n\n"
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefill
+    return "\n\n".join(m["content"] for m in messages) + "\n\n" + prefill

@@ -7,7 +7,7 @@ Add a verifier in one file:
     def my_checker(completion, gold, **options) -> VerifyResult: ...
 
 and either list it in `BUILTIN` below or name the module in a config
-(`rewards.plugins: [my_pkg.my_module]`), which imports it so its decorator runs.
+(`reward_plugins: [my_pkg.my_module]` in a train, difficulty or eval config), which imports it so its decorator runs.
 Every list of verifier names (CLI choices, config validation, docs) reads `names()`.
 """
 

@@ -46,7 +46,7 @@ class TrainConfig:
     output directory (training continues from its final model; iterative rounds)."""
     ref_model: str | None = None
     """KL reference model when beta > 0 (same forms as `model`); None: the starting `model` itself."""
-    template: Literal["r1", "boxed", "plain", "code"] = "boxed"
+    template: Literal["r1", "r1_think", "boxed", "plain", "code"] = "boxed"
     """Prompt template (pipeline.prompts), rendered through the model's chat template."""
     templates: dict[str, str] = dataclasses.field(default_factory=lambda: dict(VERIFIER_TEMPLATES))
     """Per-verifier prompt templates overriding `template` for the rows that verifier checks (default: code rows
