@@ -50,7 +50,7 @@ GRADE = [
     ("func_partial", "def add(a, b):\n    return 3\n", ADD, {}, 0.5, "wrong_answer"),
     ("func_exception", "def add(a, b):\n    raise KeyError(a)\n", ADD, {}, 0.0, "runtime_error"),
     ("func_missing_entry", "def plus(a, b):\n    return a + b\n", ADD, {}, 0.0, "runtime_error"),
-    ("func_timeout", "def add(a, b):\n    while True:\n        pass\n", ADD, {"timeout_s": 1.5}, 0.0, "timeout"),
+    ("func_timeout", "def add(a, b):\n    while True:\n        pass\n", ADD, {"timeout_s": 0.75}, 0.0, "timeout"),
     ("func_tuple_vs_list", "def f():\n    return [1, 2]\n",
      {"entry_point": "f", "tests": [{"call": "candidate()", "expected": "(1, 2)"}]}, {}, 0.0, "wrong_answer"),
     ("func_set_expected", "def f():\n    return {3, 1, 2}\n",
