@@ -36,7 +36,7 @@ def _order(manifests: dict[Path, object]) -> list[Path]:
     return done
 
 
-_HEADLINE = ("steps", "rows_in", "kept", "quarantined", "duplicates", "contaminated", "balanced",
+_HEADLINE = ("steps", "rows_in", "kept", "mean_pass_rate", "quarantined", "duplicates", "contaminated", "balanced",
              "last/reward/mean", "last/accuracy", "completions_per_step")
 
 
