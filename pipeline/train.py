@@ -182,10 +182,10 @@ def _step_of(p: Path | None) -> int:
 
 def stage_inputs(cfg: TrainConfig, data_dir: str | Path) -> dict[str, str | Path]:
     """run_stage inputs: the dataset, plus the policy's (and reference's) training stage when named by one."""
-    from pipeline.models import policy_input
+    from pipeline.models import is_stage_dir, policy_input
 
     inputs: dict[str, str | Path] = {"dataset": data_dir, **policy_input(cfg.model)}
-    if cfg.ref_model and policy_input(cfg.ref_model):
+    if cfg.ref_model and is_stage_dir(cfg.ref_model):
         inputs["reference"] = cfg.ref_model
     return inputs
 

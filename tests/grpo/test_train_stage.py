@@ -81,6 +81,19 @@ def _metrics(path: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith(TIMING)} for r in rows]
 
 
+def kill_at(cmd: list[str], env: dict, marker: Path, timeout_s: float, ended: str) -> None:
+    """Start `cmd` in its own session and SIGKILL its whole process group as soon as `marker` exists
+    (failing with `ended` if the run exits first or `timeout_s` passes)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout_s
+    while not marker.exists():
+        assert proc.poll() is None and time.time() < deadline, ended
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.mark.slow
 def test_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
@@ -89,14 +102,8 @@ def test_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_dir, tmp_pat
                          text=True, timeout=600)
     assert ref.returncode == 0, ref.stderr[-3000:]
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_cmd(tiny_model_dir, data_dir, out, steps), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not (out / "checkpoints/step-000002/COMPLETE").exists():
-        assert proc.poll() is None and time.time() < deadline, "run ended before its first checkpoint"
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_at(_cmd(tiny_model_dir, data_dir, out, steps), env, out / "checkpoints/step-000002/COMPLETE", 300,
+            "run ended before its first checkpoint")
     assert not (out / "manifest.json").exists(), "the run finished before the kill; raise `steps`"
     res = subprocess.run(_cmd(tiny_model_dir, data_dir, out, steps), env=env, capture_output=True, text=True,
                          timeout=600)

@@ -4,10 +4,8 @@ arguments, a kept reference), config validation, training-stage directories as m
 
 import io
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from pipeline.config import ConfigError
 from pipeline.run_all import RoundsConfig, RunAllConfig, StageEntry, commands
 from pipeline.stage import StageResult, run_stage
-from tests.grpo.test_train_stage import data_dir  # noqa: F401  (fixture re-export: a tiny curate stage)
+from tests.grpo.test_train_stage import data_dir, kill_at  # noqa: F401  (data_dir: fixture re-export)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,14 +126,8 @@ def test_two_rounds_finish_after_a_kill_in_round_two(tiny_model_dir, data_dir, t
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, str(REPO / "scripts/run_all.py"), "--config", str(cfg)]
     run = tmp_path / "run"
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 400
-    while not (run / "round2/train/checkpoints/step-000002/COMPLETE").exists():
-        assert proc.poll() is None and time.time() < deadline, "run ended before round 2's first checkpoint"
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_at(cmd, env, run / "round2/train/checkpoints/step-000002/COMPLETE", 400,
+            "run ended before round 2's first checkpoint")
     assert not (run / "round2/train/manifest.json").exists(), "round 2 finished before the kill"
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
