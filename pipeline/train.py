@@ -31,6 +31,7 @@ import torch
 
 from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.config import TrainConfig
+from pipeline.grpo.metrics import memory_mib
 from pipeline.grpo.precision import resolve_precision
 from pipeline.stage import StageContext, StageResult, run_stage
 
@@ -99,7 +100,7 @@ def save_final(model, tok, out_dir: Path, state_dict: dict | None = None) -> Pat
     if tmp.exists():
         shutil.rmtree(tmp)
     to_save = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
-    to_save.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
+    to_save.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict, max_shard_size=ckpt.MAX_SHARD_SIZE)
     tok.save_pretrained(tmp)
     if final.exists():
         shutil.rmtree(final)
@@ -164,6 +165,7 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
                                "completions_per_step": cfg.completions_per_step,
                                "final_model": MODEL_DIR, "resumed_from_step": _step_of(resume_from)}
     metrics.update({f"last/{k}": v for k, v in last.items() if isinstance(v, (int, float))})
+    metrics["peak_rss_mib"] = memory_mib().get("mem/peak_rss_mib")  # this process's peak resident memory
     metrics["mixed_precision"] = cfg.mixed_precision  # what ran (`auto` resolved for this device)
     metrics["train_rows_by_verifier"] = dict(collections.Counter(r.verifier for r in rows))
     if "code" in metrics["train_rows_by_verifier"]:

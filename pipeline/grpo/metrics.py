@@ -78,6 +78,23 @@ class MetricsLogger:
             self._tb = None
 
 
+def memory_mib() -> dict[str, float]:
+    """This process's resident memory now and at its peak (Linux VmRSS / VmHWM, MiB); the peak only elsewhere."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out["mem/rss_mib" if key == "VmRSS" else "mem/peak_rss_mib"] = int(rest.split()[0]) / 1024
+    except OSError:  # no procfs (macOS, Windows): getrusage's peak (bytes on macOS, KiB on Linux/BSD)
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out["mem/peak_rss_mib"] = peak / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+    return out
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     p = Path(run_dir) / METRICS_NAME
     if not p.exists():

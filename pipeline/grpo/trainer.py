@@ -14,9 +14,9 @@ One step (prompts per step x group size = completions per step):
   6. `log`        metrics to JSONL/TensorBoard, sample completions, atomic checkpoint every N steps.
 
 Variant choices (all from the config): PPO clip with asymmetric clip-higher (eps_low, eps_high);
-token-mean / sequence-mean-token-mean / Dr. GRPO constant aggregation; KL k1/k2/k3 with beta;
-overlong filtering masks truncated completions out of the loss; best_of_n mode replaces the policy
-gradient by SFT on the best completion of each group. Sampling seeds are a pure function of
+token-mean / sequence-mean-token-mean / Dr. GRPO constant aggregation; KL k1/k2/k3 with beta; an entropy
+bonus (entropy_coef); overlong filtering masks truncated completions out of the loss; best_of_n mode replaces
+the policy gradient by SFT on the best completion of each group. Sampling seeds are a pure function of
 (seed, step, round), so a resumed run repeats exactly what the uninterrupted run would have done.
 
     trainer = GRPOTrainer(cfg, model, tokenizer, curriculum, run_dir)
@@ -39,7 +39,7 @@ from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
 from pipeline.grpo.backend import make_backend
 from pipeline.grpo.config import TrainConfig
-from pipeline.grpo.metrics import MetricsLogger
+from pipeline.grpo.metrics import MetricsLogger, memory_mib
 from pipeline.grpo.precision import bf16_copy
 from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
 from pipeline.grpo.temperature import base_temperature, member_temperatures
@@ -213,6 +213,7 @@ class GRPOTrainer:
         metrics["time/process_cpu_total"] = time.process_time()  # CPU seconds of this process so far (shared boxes)
         metrics["lr"] = self.scheduler.get_last_lr()[0]
         metrics["temperature"] = base_temperature(cfg, step)
+        metrics.update(memory_mib())  # mem/rss_mib now, mem/peak_rss_mib so far (VmHWM)
         self.logger.log(step, metrics)
         return metrics
 

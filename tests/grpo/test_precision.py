@@ -15,18 +15,27 @@ def test_copy_is_bf16_with_float32_buffers(tiny_model_dir):
     for (name, b), (_, src) in zip(cp.named_buffers(), model.named_buffers()):
         assert b.dtype == src.dtype, name  # RoPE inverse frequencies stay float32
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the master is untouched
+    src = dict(model.named_parameters(remove_duplicate=False))
+    for name, p in cp.named_parameters(remove_duplicate=False):
+        assert torch.equal(p, src[name].detach().to(torch.bfloat16)), name
+        assert p.untyped_storage().data_ptr() != src[name].untyped_storage().data_ptr(), name  # its own storage
+    if model.config.tie_word_embeddings:  # tied weights stay one parameter in the copy
+        assert cp.get_output_embeddings().weight is cp.get_input_embeddings().weight
 
 
 def test_gradients_accumulate_in_float32_and_sync_refreshes(tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     mp = Bf16Master(model)
-    ids = torch.tensor([[5, 6, 7, 8]])
+    plain = bf16_copy(model)  # the same bf16 weights without the master's gradient hooks
     grads = []
-    for _ in range(2):
+    for ids in (torch.tensor([[5, 6, 7, 8]]), torch.tensor([[9, 3, 2]])):
+        plain(input_ids=ids).logits.float().sum().backward()
+        grads.append({n: p.grad.float().clone() for n, p in plain.named_parameters() if p.grad is not None})
+        plain.zero_grad(set_to_none=True)
         mp.compute(input_ids=ids).logits.float().sum().backward()
-        grads.append({n: p.grad.float().clone() for n, p in mp.compute.named_parameters() if p.grad is not None})
-        mp.accumulate_grads()
+        # the hooks moved every bf16 gradient into the float32 master during backward
         assert all(p.grad is None for p in mp.compute.parameters())
+        mp.accumulate_grads()
     for name, p in model.named_parameters():
         assert p.grad.dtype == torch.float32
         torch.testing.assert_close(p.grad, grads[0][name] + grads[1][name])

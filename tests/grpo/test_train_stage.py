@@ -68,6 +68,9 @@ def test_smoke_parameters_change_and_manifest(tiny_model_dir, data_dir, tmp_path
         assert key in lines[0], key
     assert any(k.startswith("reason/") for k in lines[0])
     assert list((tmp_path / "train/tb").iterdir()), "no TensorBoard events"
+    # resident memory per step (the peak never falls) and the run's peak in the manifest
+    peaks = [x["mem/peak_rss_mib"] for x in lines]
+    assert 50 < peaks[0] <= peaks[1] <= m.metrics["peak_rss_mib"] and 0 < lines[1]["mem/rss_mib"] <= peaks[1]
     assert load_manifest(tmp_path / "train").artifact("model")
 
 
@@ -114,3 +117,22 @@ def test_kill_and_resume_matches_uninterrupted(tiny_model_dir, data_dir, tmp_pat
     got, want = _metrics(out / "metrics.jsonl"), _metrics(tmp_path / "ref/metrics.jsonl")
     assert [r["step"] for r in got] == list(range(1, steps + 1))
     assert got == want
+
+
+def test_checkpoints_are_sharded_and_load_whole(tiny_model_dir, tmp_path):
+    """Checkpoint weights go out in bounded shards (safetensors serialises each file in memory first) and
+    from_pretrained reads them back as the same model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pipeline.grpo import checkpoint as ckpt
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    d = ckpt.save_checkpoint(tmp_path, 3, model, tok, {}, max_shard_size=f"{max(1, total // 4000)}KB")
+    shards = sorted(d.glob("*.safetensors"))
+    assert len(shards) >= 3 and (d / "model.safetensors.index.json").exists()
+    assert ckpt.latest(tmp_path) == d and ckpt.load_trainer_state(d)["step"] == 3
+    back = AutoModelForCausalLM.from_pretrained(d)
+    for k, v in model.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
