@@ -65,10 +65,12 @@ def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id
 
 def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float = 1.0,
                         with_entropy: bool = False, chunk_size: int = 32,
-                        share_prefix: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        share_prefix: bool = False,
+                        entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the completion tokens under `model` (logits divided by `temperature`).
 
-    temperature: scalar or (B,). Returns logp (B, T) and, if asked, entropy (B, T) (no grad).
+    temperature: scalar or (B,). Returns logp (B, T) and, if asked, entropy (B, T) (no grad unless
+    `entropy_grad`, for an entropy bonus in the loss).
     The vocabulary projection runs over `chunk_size` completion positions at a time and, under
     autograd, is recomputed in backward (activation checkpointing), so the (B, T, V) logits and
     their log-softmax are never held in memory at once.
@@ -86,7 +88,7 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
     parts = decoder_and_head(model)
     if parts is None:  # wrapped or soft-capped models: the model's own projection of the last T+1 positions
         logits = model(**inputs, logits_to_keep=T + 1).logits[:, :-1, :]  # (B, T, V)
-        lp, ent = _token_stats(logits, targets, None, None, temp, with_entropy, project=False)
+        lp, ent = _token_stats(logits, targets, None, None, temp, with_entropy, entropy_grad, project=False)
         return lp, (ent if with_entropy else None)
     decoder, head = parts
     shared = _shared_prefix_hidden(decoder, batch, dev) if share_prefix else None
@@ -98,7 +100,7 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
         lps, ents = [], []
         for s in range(0, T, chunk_size):
             xc, tc = x[:, s:s + chunk_size], targets[:, s:s + chunk_size]  # (B, C, H), (B, C)
-            lp, ent = linear_logprob(xc.reshape(-1, H), head.weight, tc.reshape(-1), with_entropy)
+            lp, ent = linear_logprob(xc.reshape(-1, H), head.weight, tc.reshape(-1), with_entropy, entropy_grad)
             lps.append(lp.view(B, -1))
             ents.append(ent.view(B, -1))
         return torch.cat(lps, 1), (torch.cat(ents, 1) if with_entropy else None)
@@ -106,7 +108,7 @@ def completion_logprobs(model, batch: Batch, temperature: torch.Tensor | float =
     lps, ents = [], []
     for s in range(0, T, chunk_size):
         args = (hidden[:, s:s + chunk_size], targets[:, s:s + chunk_size], head.weight, getattr(head, "bias", None),
-                temp, with_entropy)
+                temp, with_entropy, entropy_grad)
         lp, ent = checkpoint(_token_stats, *args, use_reentrant=False) if use_ckpt else _token_stats(*args)
         lps.append(lp)
         ents.append(ent)
@@ -143,14 +145,15 @@ def _shared_prefix_hidden(decoder, batch: Batch, dev) -> torch.Tensor | None:
 
 
 def _token_stats(x: torch.Tensor, targets: torch.Tensor, weight, bias, temp: torch.Tensor, with_entropy: bool,
-                 project: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """x: hidden (B, C, H) (or logits (B, C, V) when not `project`), targets (B, C) -> logp (B, C), entropy (B, C)."""
+                 entropy_grad: bool = False, project: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """x: hidden (B, C, H) (or logits (B, C, V) when not `project`), targets (B, C) -> logp (B, C), entropy (B, C)
+    (with a gradient only when `entropy_grad`)."""
     logits = (torch.nn.functional.linear(x, weight, bias) if project else x).float() / temp  # (B, C, V)
     logsm = torch.log_softmax(logits, dim=-1)  # (B, C, V)
     logp = logsm.gather(-1, targets[..., None]).squeeze(-1)  # (B, C)
     if not with_entropy:
         return logp, torch.zeros_like(logp)
-    with torch.no_grad():
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
         ent = -(logsm.exp() * logsm).sum(dim=-1)  # (B, C)
     return logp, ent
 

@@ -112,6 +112,11 @@ class TrainConfig:
     """KL penalty coefficient; the reference model is loaded only when beta > 0."""
     kl_estimator: Literal["k1", "k2", "k3"] = "k3"
     """KL estimator (k3 is GRPO's)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus (verl's entropy_coeff): the loss subtracts entropy_coef x the policy's per-token entropy,
+    aggregated as the policy term (`loss_agg`), at the temperature each completion was sampled at; it pushes
+    back on the entropy collapse of small models under RL. 0: entropy is only a metric (no gradient, and rows
+    with a zero advantage skip the forward/backward)."""
     eps_low: float = 0.2
     """PPO clip range below 1."""
     eps_high: float = 0.2
@@ -235,6 +240,11 @@ class TrainConfig:
             raise ConfigError("eps_low/eps_high: need 0 <= eps_low < 1 and eps_high >= 0")
         if self.beta < 0:
             raise ConfigError("beta: must be >= 0")
+        if self.entropy_coef < 0:
+            raise ConfigError("entropy_coef: must be >= 0 (a bonus; 0 turns it off)")
+        if self.entropy_coef > 0 and self.mode == "best_of_n":
+            raise ConfigError("entropy_coef: best_of_n trains by likelihood on the best completion; "
+                              "set entropy_coef: 0")
         if self.clip_ratio_c is not None and self.clip_ratio_c <= 1:
             raise ConfigError("clip_ratio_c: the dual-clip bound must be > 1 (or null for off)")
         if self.tis_cap is not None and self.tis_cap < 1:

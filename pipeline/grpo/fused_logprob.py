@@ -13,7 +13,8 @@ Against `checkpoint(log_softmax + gather)` this saves the (N, V) log-softmax ten
 (N, V) zero-filled scatter of gather's backward; the blocking keeps the float32 softmax passes in cache
 instead of streaming several (N, V) float32 tensors through memory (on a 2-core CPU the head's elementwise
 work fell from about 2x to about 0.3x its matmul time). Under autocast the matmuls run in the autocast dtype
-(as `F.linear` would) and the softmax in float32. Entropy is a metric here: it is returned without a gradient.
+(as `F.linear` would) and the softmax in float32. Entropy H = -sum_v p_v log p_v is a metric (no gradient) unless
+`entropy_grad` (an entropy bonus in the loss): then backward adds d H / d z_v = -p_v (log p_v + H) to each block.
 
     logp, ent = linear_logprob(hidden.reshape(-1, H), head.weight, targets.reshape(-1), with_entropy=True)
 """
@@ -33,7 +34,7 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
 
 class _LinearLogProb(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, targets, with_entropy: bool, dtype: torch.dtype):
+    def forward(ctx, x, weight, targets, with_entropy: bool, dtype: torch.dtype, entropy_grad: bool):
         # x (N, H), weight (V, H), targets (N,) long
         with torch.autocast(x.device.type, enabled=False):
             logits = F.linear(x.to(dtype), weight.to(dtype))  # (N, V) compute dtype
@@ -49,30 +50,37 @@ class _LinearLogProb(torch.autograd.Function):
             if with_entropy:
                 block.sub_(lse_b[:, None])  # log-softmax
                 ent[s:s + ROWS] = -(block.exp() * block).sum(dim=-1)
-        ctx.save_for_backward(x, weight, targets, lse)
+        ctx.save_for_backward(x, weight, targets, lse, ent)
         ctx.dtype = dtype
-        ctx.mark_non_differentiable(ent)
+        if not (with_entropy and entropy_grad):
+            ctx.mark_non_differentiable(ent)
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None (no work for it)
         return logp, ent
 
     @staticmethod
-    def backward(ctx, g_logp, _g_ent):
-        x, weight, targets, lse = ctx.saved_tensors
+    def backward(ctx, g_logp, g_ent):
+        x, weight, targets, lse, ent = ctx.saved_tensors
         dt = ctx.dtype
         with torch.autocast(x.device.type, enabled=False):
             xd, wd = x.to(dt), weight.to(dt)
-            grad = F.linear(xd, wd)  # (N, V) logits again, overwritten block by block with d logp / d logits
-            g = g_logp.float()  # (N,)
+            grad = F.linear(xd, wd)  # (N, V) logits again, overwritten block by block with d loss / d logits
+            g = g_logp.float() if g_logp is not None else lse.new_zeros(lse.shape)  # (N,)
             for s in range(0, grad.shape[0], ROWS):
-                block = grad[s:s + ROWS].float()  # (r, V)
-                block.sub_(lse[s:s + ROWS, None]).exp_().mul_(-g[s:s + ROWS, None])  # -g * softmax
+                block = grad[s:s + ROWS].float().sub_(lse[s:s + ROWS, None])  # (r, V) log-softmax
+                if g_ent is None:
+                    block.exp_().mul_(-g[s:s + ROWS, None])  # -g * softmax
+                else:  # -p * (g + g_ent * (log p + H)): d logp / dz = onehot - p, d H / dz = -p (log p + H)
+                    coef = block.add(ent[s:s + ROWS, None]).mul_(g_ent[s:s + ROWS, None].float())
+                    block.exp_().mul_(coef.add_(g[s:s + ROWS, None])).neg_()
                 block.scatter_add_(-1, targets[s:s + ROWS, None], g[s:s + ROWS, None])  # + g * onehot(target)
                 grad[s:s + ROWS] = block
             gx = (grad @ wd).to(x.dtype) if ctx.needs_input_grad[0] else None  # (N, H)
             gw = (grad.t() @ xd).to(weight.dtype) if ctx.needs_input_grad[1] else None  # (V, H)
-        return gx, gw, None, None, None
+        return gx, gw, None, None, None, None
 
 
-def linear_logprob(x: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                   with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (N, H), weight (V, H), targets (N,) -> (log-prob of each target (N,), entropy (N,) or zeros)."""
-    return _LinearLogProb.apply(x, weight, targets, with_entropy, _compute_dtype(x))
+def linear_logprob(x: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, with_entropy: bool = False,
+                   entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (N, H), weight (V, H), targets (N,) -> (log-prob of each target (N,), entropy (N,) or zeros);
+    entropy_grad: the entropy carries a gradient (for an entropy bonus), else it is a metric."""
+    return _LinearLogProb.apply(x, weight, targets, with_entropy, _compute_dtype(x), entropy_grad)

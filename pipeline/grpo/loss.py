@@ -24,7 +24,8 @@ on real completion tokens. All log-probs are of the sampled tokens.
       constant              sum(loss * mask) / (B * max_new_tokens)    (Dr. GRPO; no length bias)
   `denominator` overrides the normaliser so gradient accumulation over minibatches can use the
   whole batch's token / sequence count and match one big batch exactly.
-- Entropy of the policy per token (a metric; optional bonus).
+- Entropy bonus (verl's entropy_coeff): loss -= entropy_coef * aggregate(entropy) with the per-token entropy
+  of the policy (carrying its gradient); with entropy_coef = 0 entropy is only a metric.
 
 Example:
     >>> import torch
@@ -105,6 +106,8 @@ def policy_loss(
     denominator: float | None = None,
     clip_ratio_c: float | None = 3.0,
     is_weight: torch.Tensor | None = None,
+    entropy: torch.Tensor | None = None,
+    entropy_coef: float = 0.0,
 ) -> LossOutput:
     """Clipped policy-gradient loss with optional KL penalty.
 
@@ -113,6 +116,7 @@ def policy_loss(
     ref_logp: (B, T) reference log-probs, required when beta > 0.
     clip_ratio_c: dual-clip bound (> 1) for negative advantages; None turns it off.
     is_weight: (B, T) truncated importance weights of the sampler/trainer mismatch (`tis_weights`), or None.
+    entropy: (B, T) per-token policy entropy (with grad), required when entropy_coef > 0.
     """
     adv = advantages[:, None] if advantages.dim() == 1 else advantages  # (B, 1) or (B, T)
     ratio = torch.exp((logp - old_logp).clamp(-LOG_RATIO_BOUND, LOG_RATIO_BOUND))  # (B, T)
@@ -127,6 +131,10 @@ def policy_loss(
         per_token = per_token * is_weight.detach()  # (B, T)
     pg = aggregate(per_token, mask, loss_agg, max_new_tokens, denominator)  # ()
     total = pg
+    if entropy_coef > 0:
+        if entropy is None:
+            raise ValueError("entropy_coef > 0 needs the per-token entropy")
+        total = total - entropy_coef * aggregate(entropy, mask, loss_agg, max_new_tokens, denominator)
     m = mask.to(logp.dtype)  # (B, T)
     n_tok = m.sum().clamp(min=1.0)
     kl_mean = torch.zeros((), dtype=logp.dtype)

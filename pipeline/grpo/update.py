@@ -65,10 +65,10 @@ class PolicyUpdate:
         ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
         rollout = rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-        # Rows whose loss is identically zero (advantage 0, no KL term) need no forward/backward; the
+        # Rows whose loss is identically zero (advantage 0, no KL term, no entropy bonus) need no forward/backward; the
         # normalisers still count their tokens, so the gradient is exactly the full batch's.
         active = train_mask > 0  # (B,)
-        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0:
+        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0 and cfg.entropy_coef == 0:
             active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))
         if self.backend.world > 1:  # every rank runs the same micro-batches (the backward passes are collectives)
             active = torch.ones(B, dtype=torch.bool)
@@ -99,7 +99,8 @@ class PolicyUpdate:
             T = sub.completion_ids.shape[1]
             with self._precision():
                 logp, ent = completion_logprobs(backend.compute, sub, temps[micro], with_entropy=True,
-                                                share_prefix=self._share_prefix)  # (b, T)
+                                                share_prefix=self._share_prefix,
+                                                entropy_grad=cfg.entropy_coef > 0)  # (b, T)
             m = sub.completion_mask.to(logp.device)  # (b, T)
             if cfg.mode == "best_of_n":
                 loss = aggregate(-logp, m, "token_mean", denominator=den)
@@ -115,11 +116,12 @@ class PolicyUpdate:
                     acc["tis/capped_frac"].append(float(((w >= cfg.tis_cap) * m).sum() / m.sum().clamp(min=1.0)))
                 out = policy_loss(logp, old_mb, adv_mb.to(logp.device), m, cfg.eps_low, cfg.eps_high, cfg.beta,
                                   ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den,
-                                  clip_ratio_c=cfg.clip_ratio_c, is_weight=w)
+                                  clip_ratio_c=cfg.clip_ratio_c, is_weight=w, entropy=ent,
+                                  entropy_coef=cfg.entropy_coef)
                 loss = out.loss
                 for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean", "dual_clip_frac"):
                     acc[k].append(float(getattr(out, k)))
-            acc["entropy"].append(float((ent * m).sum() / m.sum().clamp(min=1.0)))
+            acc["entropy"].append(float((ent.detach() * m).sum() / m.sum().clamp(min=1.0)))
             backend.backward(loss, last=i == len(micros) - 1)
         norm = backend.step(cfg.grad_clip)
         if norm is not None:

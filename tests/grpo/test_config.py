@@ -33,6 +33,9 @@ BAD = [
     ("best_of_n_with_kl", ["mode=best_of_n", "beta=0.1", "dynamic_sampling=false"], "beta"),
     ("vllm_sleep_on_cpu", ["engine=vllm", "device=cpu", "vllm.enable_sleep_mode=true"], "vllm.enable_sleep_mode"),
     ("negative_beta", ["beta=-0.1"], "beta"),
+    ("negative_entropy_coef", ["entropy_coef=-0.01"], "entropy_coef"),
+    ("best_of_n_with_entropy_bonus", ["mode=best_of_n", "entropy_coef=0.01", "dynamic_sampling=false"],
+     "entropy_coef"),
     ("unknown_field", ["warmup_step=3"], "Did you mean .warmup_steps"),
     ("bad_advantage", ["advantage=ppo"], "advantage"),
 ]

@@ -37,3 +37,35 @@ def test_matches_reference(train_w, bf16):
     assert torch.allclose(gx_f, gx_r, **tol)
     assert (gw_f is None) == (not train_w) and (gw_f is None or torch.allclose(gw_f, gw_r, **tol))
     assert float(lp_f.max()) <= 0.0 and not ent_f.requires_grad
+
+
+@pytest.mark.parametrize("train_w,bf16", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_entropy_gradient_matches_reference(train_w, bf16):
+    """entropy_grad: d(sum(c1 * logp + c2 * H)) / d(x, W) equals autograd's through log_softmax."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(70, 16, generator=g, requires_grad=True)  # > ROWS rows: more than one block
+    w = torch.randn(50, 16, generator=g, requires_grad=train_w)
+    t = torch.randint(0, 50, (70,), generator=g)
+    c1, c2 = torch.randn(70, generator=g), torch.randn(70, generator=g)
+    tol = dict(atol=5e-2, rtol=5e-2) if bf16 else dict(atol=1e-5, rtol=1e-5)
+    outs = []
+    for fused in (True, False):
+        x.grad = None
+        w.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if fused:
+                lp, ent = linear_logprob(x, w, t, with_entropy=True, entropy_grad=True)
+            else:
+                ls = torch.log_softmax(torch.nn.functional.linear(x, w).float(), -1)
+                lp, ent = ls.gather(-1, t[:, None]).squeeze(-1), -(ls.exp() * ls).sum(-1)
+        assert ent.requires_grad
+        (lp * c1 + ent * c2).sum().backward()
+        outs.append((x.grad.clone(), None if w.grad is None else w.grad.clone()))
+    (gx_f, gw_f), (gx_r, gw_r) = outs
+    assert torch.allclose(gx_f, gx_r, **tol)
+    assert gw_f is None or torch.allclose(gw_f, gw_r, **tol)
+    # the entropy alone (no log-prob term) also has its gradient
+    x.grad = None
+    _, ent = linear_logprob(x, w.detach(), t, with_entropy=True, entropy_grad=True)
+    ent.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

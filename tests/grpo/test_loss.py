@@ -144,3 +144,17 @@ def test_tis_weights_truncate_and_scale_the_policy_term():
     weighted = policy_loss(old, old, torch.tensor([1.0]), mask, is_weight=w)
     assert plain.loss.item() == pytest.approx(-1.0)
     assert weighted.loss.item() == pytest.approx(-(1.0 + 0.5 + 2.0) / 3)
+
+
+def test_entropy_bonus_is_subtracted_as_aggregated_and_needs_entropy():
+    lp = torch.zeros(2, 3)
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    ent = torch.tensor([[1.0, 2.0, 9.0], [3.0, 4.0, 5.0]])  # the masked 9 never counts
+    adv = torch.zeros(2)  # no policy term: the loss is the bonus alone
+    out = policy_loss(lp, lp, adv, mask, entropy=ent, entropy_coef=0.1)
+    assert float(out.loss) == pytest.approx(-0.1 * (1 + 2 + 3 + 4 + 5) / 5)  # token_mean
+    out = policy_loss(lp, lp, adv, mask, entropy=ent, entropy_coef=0.1, loss_agg="seq_mean_token_mean")
+    assert float(out.loss) == pytest.approx(-0.1 * (1.5 + 4.0) / 2)
+    assert float(policy_loss(lp, lp, adv, mask, entropy=ent, entropy_coef=0.0).loss) == 0.0  # off: a metric only
+    with pytest.raises(ValueError, match="entropy"):
+        policy_loss(lp, lp, adv, mask, entropy_coef=0.1)

@@ -356,3 +356,32 @@ def test_overlong_filter_masks_only_truncated_completions(tiny_model_dir, tmp_pa
         assert m["trained_frac"] == 0.5 and m["truncation_rate"] == 0.5
     else:
         assert all(rows_in_loss) and m["trained_frac"] == 1.0
+
+
+# -- entropy bonus ---------------------------------------------------------------------------------
+def test_entropy_bonus_trains_flat_groups_towards_higher_entropy(tiny_model_dir, tmp_path, monkeypatch):
+    """Every group flat: no policy gradient. Without the bonus nothing trains; with entropy_coef the rows still
+    train and the step raises the policy's entropy on the very completions it trained on."""
+    from pipeline.grpo.batch import collate, completion_logprobs
+
+    def entropy_of(trainer, flat) -> float:
+        batch = collate([s.prompt_ids for s in flat], [s.ids for s in flat], trainer.tok.pad_token_id)
+        with torch.no_grad():
+            _, ent = completion_logprobs(trainer.backend.compute, batch, 1.0, with_entropy=True)
+        m = batch.completion_mask
+        return float((ent * m).sum() / m.sum())
+
+    for coef in (0.0, 1.0):
+        trainer = make_trainer(tiny_model_dir, tmp_path / str(coef), FakeScorer(by_member([FLAT, FLAT])),
+                               entropy_coef=coef, lr=3e-3)
+        updates = record_update(monkeypatch, trainer)
+        before = {n: p.detach().clone() for n, p in trainer.backend.master().named_parameters()}
+        m = trainer.train_step(1)
+        flat = updates[0]["flat"]
+        moved = any(not torch.equal(p, before[n]) for n, p in trainer.backend.master().named_parameters())
+        if coef == 0:
+            assert m["active_frac"] == 0.0 and not moved
+            continue
+        assert m["active_frac"] == 1.0 and moved
+        after = entropy_of(trainer, flat)
+        assert after > m["entropy"] + 1e-4, (m["entropy"], after)  # m["entropy"]: before the update, same rows
