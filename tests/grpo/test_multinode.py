@@ -92,7 +92,7 @@ def _files(out: Path) -> list[str]:
 
 
 def _stable(metrics: dict) -> dict:
-    timing = ("last/time/", "last/tokens_per_s", "seconds")
+    timing = ("last/time/", "last/tokens_per_s", "last/mem/", "peak_rss_mib", "seconds")  # measured, not computed
     return {k: v for k, v in metrics.items() if not k.startswith(timing)}
 
 
