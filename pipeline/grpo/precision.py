@@ -71,26 +71,16 @@ class Bf16Master:
         for pm, pc in self.pairs:
             pc.requires_grad_(pm.requires_grad)
 
-            if pc.requires_grad:  # move each bf16 gradient into float32 as soon as backward has produced it,
-                # so the compute copy's gradients never all exist at once
-                pc.register_post_accumulate_grad_hook(lambda p, pm=pm: self._move_grad(pm, p))
-
-    @staticmethod
-    @torch.no_grad()
-    def _move_grad(pm: torch.nn.Parameter, pc: torch.nn.Parameter) -> None:
-        if pc.grad is None:
-            return
-        if pm.grad is None:
-            pm.grad = pc.grad.to(pm.dtype)
-        else:
-            pm.grad.add_(pc.grad)
-        pc.grad = None
-
     def accumulate_grads(self) -> None:
-        """Add any compute-copy gradients still held (the backward hooks move them as they are produced) into
-        the master's float32 `.grad`s and clear them."""
+        """Add the compute copy's gradients into the master's float32 `.grad`s and clear them."""
         for pm, pc in self.pairs:
-            self._move_grad(pm, pc)
+            if pc.grad is None:
+                continue
+            if pm.grad is None:
+                pm.grad = pc.grad.to(pm.dtype)
+            else:
+                pm.grad.add_(pc.grad)
+            pc.grad = None
 
     @torch.no_grad()
     def sync(self) -> None:

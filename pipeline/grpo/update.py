@@ -65,8 +65,8 @@ class PolicyUpdate:
         ref = self._logprobs_nograd(self.ref_model, batch, temps) if self.ref_model is not None else None
         rollout = rollout_logprobs(flat, batch.completion_ids.shape) if cfg.tis_cap is not None else None
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-        # Rows whose loss is identically zero (advantage 0, no KL term, no entropy bonus) need no forward/backward; the
-        # normalisers still count their tokens, so the gradient is exactly the full batch's.
+        # Rows whose loss is identically zero (advantage 0, no KL term, no entropy bonus) need no forward/backward;
+        # the normalisers still count their tokens, so the gradient is exactly the full batch's.
         active = train_mask > 0  # (B,)
         if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0 and cfg.entropy_coef == 0:
             active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))

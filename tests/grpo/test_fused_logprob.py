@@ -46,7 +46,6 @@ def test_matches_reference(train_w, bf16):
     assert float(lp_f.max()) <= 0.0
 
 
-
 @pytest.mark.parametrize("train_w,bf16", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_entropy_gradient_matches_reference(train_w, bf16):
     """entropy_grad: d(sum(c1 * logp + c2 * H)) / d(x, W) equals autograd's through log_softmax."""
