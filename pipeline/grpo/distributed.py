@@ -99,7 +99,7 @@ def run_distributed(cfg, data_dir, out_dir, force: bool = False):
         finally:
             if not told:  # up to date, or the stage failed before training: release the others, nothing to do
                 tell([False, False])
-        acc.wait_for_everyone()
+        _finish(acc)
         return m
     go, resuming = tell([None, None])
     if go:
@@ -107,5 +107,14 @@ def run_distributed(cfg, data_dir, out_dir, force: bool = False):
         ctx = StageContext(train.STAGE, Path(out_dir), cfg, {"dataset": load_manifest(data)},
                            {"dataset": data.resolve()}, resuming=resuming)
         train.body(ctx, accelerator=acc)
-    acc.wait_for_everyone()
+    _finish(acc)
     return None
+
+
+def _finish(acc) -> None:
+    """Every rank waits for the others, then tears the process group down (accelerate's end_training).
+
+    Left to interpreter exit, the gloo process group's C++ threads are destroyed while still joinable and the
+    process can die with `terminate called without an active exception` (SIGABRT) after a run that succeeded."""
+    acc.wait_for_everyone()
+    acc.end_training()
