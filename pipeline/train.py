@@ -26,13 +26,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.config import TrainConfig
 from pipeline.grpo.metrics import memory_mib
-from pipeline.grpo.precision import resolve_precision
 from pipeline.stage import StageContext, StageResult, run_stage
 
 STAGE = "train"
@@ -41,7 +36,14 @@ MODEL_DIR = "model"
 INPUT_STAGES = ("curate", "difficulty")
 
 
+# torch (about a second to import) is imported inside the functions that use it, so that a missing or tampered
+# input is reported by run_stage before any of it loads.
+
+
 def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -49,6 +51,7 @@ def seed_everything(seed: int) -> None:
 
 def load_policy(cfg: TrainConfig, resume_from: Path | None):
     """Policy model and tokenizer: from the checkpoint when resuming, else from cfg.model."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from pipeline.models import resolve_model
@@ -84,6 +87,7 @@ def load_reference(cfg: TrainConfig):
     """Frozen reference policy (`ref_model`, default the starting `model`); only built when beta > 0."""
     if cfg.beta <= 0:
         return None
+    import torch
     from transformers import AutoModelForCausalLM
 
     from pipeline.models import resolve_model
@@ -95,6 +99,8 @@ def load_reference(cfg: TrainConfig):
 
 def save_final(model, tok, out_dir: Path, state_dict: dict | None = None) -> Path:
     """Write the final (merged) model to out_dir/model atomically (`state_dict`: gathered ZeRO-3 weights)."""
+    from pipeline.grpo import checkpoint as ckpt
+
     final = out_dir / MODEL_DIR
     tmp = out_dir / (".tmp-" + MODEL_DIR)
     if tmp.exists():
@@ -122,7 +128,11 @@ def train_rows(ctx: StageContext, cfg: TrainConfig) -> tuple[list, int]:
 
 
 def body(ctx: StageContext, accelerator=None) -> StageResult:
+    import torch
+
     from data.curriculum import Curriculum
+    from pipeline.grpo import checkpoint as ckpt
+    from pipeline.grpo.precision import resolve_precision
     from pipeline.grpo.trainer import GRPOTrainer
 
     cfg: TrainConfig = ctx.config

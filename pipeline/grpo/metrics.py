@@ -78,8 +78,15 @@ class MetricsLogger:
             self._tb = None
 
 
+_peak_seen_mib = 0.0  # the highest peak reported so far in this process
+
+
 def memory_mib() -> dict[str, float]:
-    """This process's resident memory now and at its peak (Linux VmRSS / VmHWM, MiB); the peak only elsewhere."""
+    """This process's resident memory now and at its peak (Linux VmRSS / VmHWM, MiB); the peak only elsewhere.
+
+    The kernel's RSS counters are approximate (per-CPU batches), so two reads of VmHWM can go down by a few pages;
+    the peak reported here is the highest seen by this process, never below the current reading."""
+    global _peak_seen_mib
     out: dict[str, float] = {}
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -92,6 +99,8 @@ def memory_mib() -> dict[str, float]:
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         out["mem/peak_rss_mib"] = peak / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+    _peak_seen_mib = max(_peak_seen_mib, *out.values())
+    out["mem/peak_rss_mib"] = _peak_seen_mib
     return out
 
 

@@ -28,7 +28,7 @@ CASES = [
      "a, b = map(int, input().split())\nprint(a + b)\n", None, ""),
     ("wrong_answer", "Implement add(a, b) for the accounting module; it adds the two amounts.", ADD,
      "def add(a, b):\n    return a - b\n", "reference_failed:wrong_answer", "passed 1/3 tests"),
-    ("infinite_loop", "Provide add(a, b), a helper combining two counters by addition.", ADD,
+    ("infinite_loop", "Provide add(a, b), a helper combining two counters by addition.", {**ADD, "timeout_s": 0.3},
      "def add(a, b):\n    while True:\n        pass\n", "reference_failed:timeout", "passed 0/3 tests"),
     ("syntax_error", "Define add(a, b) so that the scoreboard can total two scores.", ADD,
      "def add(a, b)\n    return a + b\n", "reference_failed:compile_error", "passed 0/3 tests"),
