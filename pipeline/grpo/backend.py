@@ -75,6 +75,10 @@ class LocalBackend:
     def reduce_sum(self, x: float) -> float:
         return x
 
+    def mean(self, x: float | None) -> float | None:
+        """x averaged over the ranks (every rank calls it; one process: x as it is, None included)."""
+        return x if self.world == 1 else self.reduce_sum(x) / self.world
+
     def gathered(self):
         return contextlib.nullcontext()
 

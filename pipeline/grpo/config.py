@@ -116,7 +116,13 @@ class TrainConfig:
     """Entropy bonus (verl's entropy_coeff): the loss subtracts entropy_coef x the policy's per-token entropy,
     aggregated as the policy term (`loss_agg`), at the temperature each completion was sampled at; it pushes
     back on the entropy collapse of small models under RL. 0: entropy is only a metric (no gradient, and rows
-    with a zero advantage skip the forward/backward)."""
+    with a zero advantage skip the forward/backward). With `entropy_target`, the starting coefficient."""
+    entropy_target: float | None = None
+    """Adaptive entropy control (Skywork-OR1; pipeline/grpo/entropy_control.py): after each step the entropy
+    coefficient moves by `entropy_coef_step`, up while the step's mean token entropy is below this target and down
+    (to no less than 0) while above; logged as `entropy_coef`. None: the coefficient stays `entropy_coef`."""
+    entropy_coef_step: float = 0.001
+    """How far the adaptive entropy coefficient moves per step (with `entropy_target`)."""
     eps_low: float = 0.2
     """PPO clip range below 1."""
     eps_high: float = 0.2
@@ -242,9 +248,11 @@ class TrainConfig:
             raise ConfigError("beta: must be >= 0")
         if self.entropy_coef < 0:
             raise ConfigError("entropy_coef: must be >= 0 (a bonus; 0 turns it off)")
-        if self.entropy_coef > 0 and self.mode == "best_of_n":
+        if self.entropy_target is not None and (self.entropy_target <= 0 or self.entropy_coef_step <= 0):
+            raise ConfigError("entropy_target: must be > 0 (mean token entropy, nats), with entropy_coef_step > 0")
+        if (self.entropy_coef > 0 or self.entropy_target is not None) and self.mode == "best_of_n":
             raise ConfigError("entropy_coef: best_of_n trains by likelihood on the best completion; "
-                              "set entropy_coef: 0")
+                              "set entropy_coef: 0 (and no entropy_target)")
         if self.clip_ratio_c is not None and self.clip_ratio_c <= 1:
             raise ConfigError("clip_ratio_c: the dual-clip bound must be > 1 (or null for off)")
         if self.tis_cap is not None and self.tis_cap < 1:

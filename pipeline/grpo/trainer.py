@@ -15,9 +15,9 @@ One step (prompts per step x group size = completions per step):
 
 Variant choices (all from the config): PPO clip with asymmetric clip-higher (eps_low, eps_high);
 token-mean / sequence-mean-token-mean / Dr. GRPO constant aggregation; KL k1/k2/k3 with beta; an entropy
-bonus (entropy_coef); overlong filtering masks truncated completions out of the loss; best_of_n mode replaces
-the policy gradient by SFT on the best completion of each group. Sampling seeds are a pure function of
-(seed, step, round), so a resumed run repeats exactly what the uninterrupted run would have done.
+bonus (entropy_coef; adaptive towards entropy_target); overlong filtering masks truncated completions out of
+the loss; best_of_n mode replaces the policy gradient by SFT on the best completion of each group. Sampling
+seeds are a pure function of (seed, step, round), so a resumed run repeats what the uninterrupted run does.
 
     trainer = GRPOTrainer(cfg, model, tokenizer, curriculum, run_dir)
     trainer.train()
@@ -39,6 +39,7 @@ from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
 from pipeline.grpo.backend import make_backend
 from pipeline.grpo.config import TrainConfig
+from pipeline.grpo.entropy_control import next_entropy_coef
 from pipeline.grpo.metrics import MetricsLogger, memory_mib
 from pipeline.grpo.precision import bf16_copy
 from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
@@ -126,7 +127,7 @@ class GRPOTrainer:
 
     def state(self) -> dict[str, Any]:
         return {**self.backend.state(), "scheduler": self.scheduler.state_dict(),
-                "curriculum": self.curriculum.state_dict()}
+                "curriculum": self.curriculum.state_dict(), "entropy_coef": self.update.entropy_coef}
 
     def resume(self, ckpt_dir: Path) -> None:
         """Restore optimizer, scheduler, RNG and data order (weights were loaded from ckpt_dir)."""
@@ -134,6 +135,7 @@ class GRPOTrainer:
         self.backend.load(ckpt_dir, st)
         self.scheduler.load_state_dict(st["scheduler"])
         self.curriculum.load_state_dict(st["curriculum"])
+        self.update.entropy_coef = float(st.get("entropy_coef", self.cfg.entropy_coef))
         ckpt.set_rng_state(st["rng"])
         with self.backend.gathered():
             self.engine.sync_weights(self.backend.policy())
@@ -196,6 +198,11 @@ class GRPOTrainer:
         with timer.phase("sync"), self.backend.gathered():  # the next rollout samples the updated policy
             self.engine.sync_weights(self.backend.policy())
         metrics.update(upd)
+        metrics["entropy_coef"] = self.update.entropy_coef  # the coefficient this step trained with
+        if cfg.entropy_target is not None:  # adaptive entropy control, on the ranks' mean entropy
+            ent = self.backend.mean(upd.get("entropy"))
+            self.update.entropy_coef = next_entropy_coef(self.update.entropy_coef, ent, cfg.entropy_target,
+                                                         cfg.entropy_coef_step)
         metrics["zero_variance_frac"] = float(zero_var.float().mean())
         live = adv_flat[[s.trainable for s in flat]]
         live = live if live.dim() == 1 else live[:, 0]

@@ -48,6 +48,7 @@ class PolicyUpdate:
     def __init__(self, cfg, backend, tokenizer, ref_model, mb_size: int, share_prefix: bool):
         self.cfg, self.backend, self.tok, self.ref_model = cfg, backend, tokenizer, ref_model
         self.mb_size, self._share_prefix = mb_size, share_prefix
+        self.entropy_coef = cfg.entropy_coef  # the trainer moves it each step under adaptive entropy control
 
     def __call__(self, flat: list[Sample], adv: torch.Tensor, groups: list[list[Sample]], step: int) -> dict[str, float]:
         """Train on one step's samples. adv: (B,) per completion or (B, T) per token. Returns the update's metrics."""
@@ -68,7 +69,7 @@ class PolicyUpdate:
         # Rows whose loss is identically zero (advantage 0, no KL term, no entropy bonus) need no forward/backward;
         # the normalisers still count their tokens, so the gradient is exactly the full batch's.
         active = train_mask > 0  # (B,)
-        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0 and cfg.entropy_coef == 0:
+        if cfg.mode == "grpo" and cfg.beta == 0 and cfg.process_penalty == 0 and self.entropy_coef == 0:
             active = active & ((adv != 0) if adv.dim() == 1 else (adv != 0).any(dim=1))
         if self.backend.world > 1:  # every rank runs the same micro-batches (the backward passes are collectives)
             active = torch.ones(B, dtype=torch.bool)
@@ -100,7 +101,7 @@ class PolicyUpdate:
             with self._precision():
                 logp, ent = completion_logprobs(backend.compute, sub, temps[micro], with_entropy=True,
                                                 share_prefix=self._share_prefix,
-                                                entropy_grad=cfg.entropy_coef > 0)  # (b, T)
+                                                entropy_grad=self.entropy_coef > 0)  # (b, T)
             m = sub.completion_mask.to(logp.device)  # (b, T)
             if cfg.mode == "best_of_n":
                 loss = aggregate(-logp, m, "token_mean", denominator=den)
@@ -117,7 +118,7 @@ class PolicyUpdate:
                 out = policy_loss(logp, old_mb, adv_mb.to(logp.device), m, cfg.eps_low, cfg.eps_high, cfg.beta,
                                   ref_mb, cfg.kl_estimator, cfg.loss_agg, cfg.max_new_tokens, den,
                                   clip_ratio_c=cfg.clip_ratio_c, is_weight=w, entropy=ent,
-                                  entropy_coef=cfg.entropy_coef)
+                                  entropy_coef=self.entropy_coef)
                 loss = out.loss
                 for k in ("pg_loss", "kl", "clip_low_frac", "clip_high_frac", "ratio_mean", "dual_clip_frac"):
                     acc[k].append(float(getattr(out, k)))

@@ -36,6 +36,10 @@ BAD = [
     ("negative_entropy_coef", ["entropy_coef=-0.01"], "entropy_coef"),
     ("best_of_n_with_entropy_bonus", ["mode=best_of_n", "entropy_coef=0.01", "dynamic_sampling=false"],
      "entropy_coef"),
+    ("zero_entropy_target", ["entropy_target=0"], "entropy_target"),
+    ("entropy_target_without_a_step", ["entropy_target=0.2", "entropy_coef_step=0"], "entropy_target"),
+    ("best_of_n_with_entropy_target", ["mode=best_of_n", "entropy_target=0.2", "dynamic_sampling=false"],
+     "entropy_coef"),
     ("unknown_field", ["warmup_step=3"], "Did you mean .warmup_steps"),
     ("bad_advantage", ["advantage=ppo"], "advantage"),
 ]
