@@ -141,6 +141,8 @@ class HFEngine(PromptEncoder):
         finally:
             self.model.train(was_training)
             torch.set_num_threads(threads)
+            if self.native is not None:
+                self.native.release()
         return out
 
     # -- one batch of prompts x n ------------------------------------------------------------------

@@ -23,6 +23,7 @@ transformers on tiny random models of every supported family.
     dec = NativeDecoder.build(model, torch.bfloat16)[0]
     dec.load(model)                                    # fuse (and pack) the current weights
     cache, logits = dec.prefill(prompt_ids, n=4, capacity=P + max_new, pad_id=0)
+    dec.release()                                      # after sampling: the fused weights are freed
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class _Linear:
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, pack: bool, batch_hint: int):
         self.weight, self.bias, self.packed = weight, bias, None
-        if pack:
-            self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint)
+        if pack:  # the packed layout replaces the plain one (not both held: +0.2 GB for a 135M model)
+            self.packed, self.weight = torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint), None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
@@ -151,6 +152,11 @@ class NativeDecoder:
         self.embed = cast(model.model.embed_tokens.weight)  # (V, H)
         self.final_norm = (cast(model.model.norm.weight), eps(model.model.norm))
         self.head = _Linear(cast(model.lm_head.weight), None, self.pack, batch_hint)
+
+    def release(self) -> None:
+        """Drop the fused (and packed) weights between generate calls: `load` rebuilds them from the current
+        policy anyway, and kept they sat beside the update's activations (0.4 GB for a 135M model)."""
+        self.layers, self.embed, self.final_norm, self.head = [], None, None, None
 
     # -- the forward pass ---------------------------------------------------------------------------
 
