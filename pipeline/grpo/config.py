@@ -179,10 +179,19 @@ class TrainConfig:
     share_prompt_prefix: bool = True
     """Update: run each group's prompt once and let its G completions attend to the shared keys/values
     (exact same log-probs and gradients; off under gradient checkpointing)."""
-    update_attention: Literal["auto", "model", "eager", "sdpa"] = "auto"
-    """Attention kernel for the update's forward/backward only (rollouts keep the model's own). auto: eager on
-    CPU (PyTorch's CPU flash-attention backward is slow: eager measured 1.7x faster for a 32 x 134-token bf16
-    forward/backward of SmolLM2-135M), the model's own on GPUs; model: never switch."""
+    update_attention: Literal["auto", "model", "eager", "sdpa", "lean"] = "auto"
+    """Attention kernel for the update's forward/backward only (rollouts keep the model's own). auto: lean on
+    CPU where `lean_update` applies, else eager (PyTorch's CPU flash-attention backward is slow: eager measured
+    1.7x faster for a 32 x 134-token bf16 forward/backward of SmolLM2-135M), the model's own on GPUs; lean: eager's
+    arithmetic keeping only q, k, v for backward (pipeline/grpo/lean_layers.py); model: never switch."""
+    lean_update: bool = True
+    """Update: Llama-family RMSNorm and SwiGLU MLP keep only their inputs for backward and recompute the rest
+    (pipeline/grpo/lean_layers.py; same log-probs, gradients to rounding): about 60% fewer activation bytes.
+    Applies to single-process runs on the native path's model families (not under DeepSpeed/accelerate)."""
+    release_memory_every: int = 10
+    """Every this many steps give the heap's free pages back to the kernel (glibc `malloc_trim` when more than
+    256 MB sit free, pipeline/allocator.py), so blocks freed by steps of other lengths do not stay resident; 0:
+    never. (Each release costs the next step its page faults: +0.7 s a step when done every step, measured.)"""
     rollout_dtype: Literal["bfloat16", "float16"] | None = None
     """transformers engine: sample from a private copy of the policy in this dtype, refreshed after every
     update (as vLLM samples in bf16); the trainer still scores the samples in its own precision. None: sample
@@ -282,8 +291,8 @@ class TrainConfig:
         self.curriculum.validate()
         if self.process_penalty > 0 and not any(r.verifier == "process" for r in self.rewards):
             raise ConfigError("process_penalty: needs a rewards entry with verifier: process (weight may be 0)")
-        if self.checkpoint_every < 0:
-            raise ConfigError("checkpoint_every: must be >= 0")
+        if self.checkpoint_every < 0 or self.release_memory_every < 0:
+            raise ConfigError("checkpoint_every and release_memory_every: must be >= 0")
 
     @property
     def completions_per_step(self) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from pipeline.allocator import release_free_memory, tune_allocator
 from pipeline.grpo import checkpoint as ckpt
 from pipeline.grpo.advantages import group_advantages, process_reward_adjustment, zero_variance_mask
 from pipeline.grpo.backend import make_backend
@@ -77,8 +78,6 @@ def make_scheduler(optimizer, cfg: TrainConfig, total_updates: int):
 class GRPOTrainer:
     def __init__(self, cfg: TrainConfig, model, tokenizer, curriculum, run_dir: str | Path, scorer=None,
                  ref_model=None, accelerator=None):
-        from pipeline.allocator import tune_allocator
-
         tune_allocator()
         self.cfg, self.tok, self.curriculum = cfg, tokenizer, curriculum
         self.run_dir = Path(run_dir)
@@ -92,8 +91,7 @@ class GRPOTrainer:
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                       weight_decay=cfg.weight_decay, fused=fused or None)
         scheduler = make_scheduler(optimizer, cfg, cfg.total_steps * self.updates_per_step)
-        self.backend = make_backend(cfg, model, optimizer, scheduler, accelerator)
-        self.scheduler = scheduler
+        self.backend, self.scheduler = make_backend(cfg, model, optimizer, scheduler, accelerator), scheduler
         self.is_main = self.backend.is_main
         self.ref_model = ref_model if cfg.beta > 0 else None
         if self.ref_model is not None and cfg.mixed_precision == "bf16_master":
@@ -175,6 +173,8 @@ class GRPOTrainer:
                             len=f"{last.get('completion_len/mean', 0):.0f}")
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save()
+            if cfg.release_memory_every and self.step % cfg.release_memory_every == 0:
+                release_free_memory()
         bar.close()
         self.logger.close()
         return last

@@ -23,7 +23,10 @@ import statistics
 
 import torch
 
+from pipeline.config import ConfigError
 from pipeline.grpo.batch import collate, completion_logprobs
+from pipeline.grpo.lean_layers import lean_forward
+from pipeline.grpo.lean_layers import unsupported as lean_unsupported
 from pipeline.grpo.loss import aggregate, policy_loss, tis_weights
 from pipeline.grpo.samples import Sample, best_of_n_mask, rollout_logprobs
 
@@ -130,20 +133,27 @@ class PolicyUpdate:
 
     @contextlib.contextmanager
     def attention(self):
-        """Switch the attention kernel for the update (cfg.update_attention), restoring the rollout's after."""
+        """Switch the update's attention kernel (cfg.update_attention) and lean modules (cfg.lean_update) in,
+        restoring the rollout's after."""
         model, impl = self.backend.policy(), self.cfg.update_attention
         device = next(model.parameters()).device.type
+        why_not = lean_unsupported(model)
+        if type(self.backend).__name__ == "AccelerateBackend":
+            why_not = why_not or "DeepSpeed/accelerate run (ZeRO-3 gathers weights in module hooks)"
         if impl == "auto":
-            impl = "eager" if device == "cpu" else "model"
-        current = getattr(getattr(model, "config", None), "_attn_implementation", None)
-        if impl == "model" or current is None or current == impl or not hasattr(model, "set_attn_implementation"):
+            impl = ("lean" if self.cfg.lean_update and why_not is None else "eager") if device == "cpu" else "model"
+        if impl == "lean" and why_not is not None:
+            raise ConfigError(f"update_attention: lean is not available here: {why_not}")
+        with contextlib.ExitStack() as stack:
+            modules = self.cfg.lean_update and why_not is None
+            if impl == "lean" or modules:
+                stack.enter_context(lean_forward(model, attention=impl == "lean", modules=modules))
+            current = getattr(getattr(model, "config", None), "_attn_implementation", None)
+            switchable = current is not None and hasattr(model, "set_attn_implementation")
+            if impl not in ("model", "lean", current) and switchable:
+                model.set_attn_implementation(impl)
+                stack.callback(model.set_attn_implementation, current)
             yield
-            return
-        model.set_attn_implementation(impl)
-        try:
-            yield
-        finally:
-            model.set_attn_implementation(current)
 
     def _precision(self):
         """autocast(bfloat16) for forward passes when mixed_precision is bf16 (the loss is taken in float32)."""

@@ -40,6 +40,8 @@ BAD = [
     ("entropy_target_without_a_step", ["entropy_target=0.2", "entropy_coef_step=0"], "entropy_target"),
     ("best_of_n_with_entropy_target", ["mode=best_of_n", "entropy_target=0.2", "dynamic_sampling=false"],
      "entropy_coef"),
+    ("negative_release_memory_every", ["release_memory_every=-1"], "release_memory_every"),
+    ("unknown_lean_attention", ["update_attention=flash"], "update_attention"),
     ("unknown_field", ["warmup_step=3"], "Did you mean .warmup_steps"),
     ("bad_advantage", ["advantage=ppo"], "advantage"),
 ]
