@@ -24,8 +24,8 @@ the same step time (6-step runs of the embedded recipe, 2026-12-07). With 0 ever
 The heap does not move blocks, and a step's tensors change size with the step's lengths, so over a run freed
 blocks that no later request fits accumulate inside the heap (measured with `mallinfo2`: 1.3-2.0 GB of a 2.8 GB
 heap free between steps of the embedded recipe) and stay resident, and the resident peak crept by a few MB a
-step. `release_free_memory()` (glibc's `malloc_trim(0)`, once a step when more than 256 MB sit free) returns those
-pages; the next step faults back in only what it touches.
+step. `release_free_memory()` (glibc's `malloc_trim(0)` when more than 256 MB sit free; the trainer calls it every
+`release_memory_every` steps, off by default) returns those pages; the next step faults back in what it touches.
 """
 
 from __future__ import annotations

@@ -34,3 +34,16 @@ def test_a_lower_kernel_peak_on_a_later_read_does_not_lower_the_reported_peak(mo
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: low)
     after = metrics.memory_mib()
     assert after == {"mem/rss_mib": 2.0, "mem/peak_rss_mib": before}
+
+
+@pytest.mark.parametrize("every, expected", [(0, []), (1, [1, 2, 3]), (2, [2])], ids=["off", "every_step", "every_2"])
+def test_the_trainer_releases_heap_memory_every_n_steps(tiny_model_dir, tmp_path, monkeypatch, every, expected):
+    from pipeline.grpo import trainer as trainer_mod
+    from tests.grpo.test_trainer_behaviour import FakeScorer, by_member, make_trainer
+
+    trainer = make_trainer(tiny_model_dir, tmp_path, FakeScorer(by_member(*[[[1, 0, 0, 1], [0, 1, 1, 0]]] * 3)),
+                           total_steps=3, release_memory_every=every)
+    calls = []
+    monkeypatch.setattr(trainer_mod, "release_free_memory", lambda: calls.append(trainer.step))
+    trainer.train(progress=False)
+    assert calls == expected
