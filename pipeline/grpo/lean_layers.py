@@ -74,7 +74,7 @@ class _SwiGLUDown(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             y = silu * up  # (..., F) recomputed
             gw = g.reshape(-1, g.shape[-1]).t().mm(y.reshape(-1, y.shape[-1]))
-        gy = g.matmul(w_down)  # (..., F)
+        gy = g.matmul(w_down.to(g.dtype))  # (..., F) (under autocast the forward ran in bf16 over float32 weights)
         g_up = gy * silu
         g_gate = (gy.float() * up.float() * sig * (1 + gf * (1 - sig))).to(gate.dtype)
         return g_gate, g_up, gw
@@ -126,6 +126,9 @@ def lean_attention(module, query, key, value, attention_mask, scaling: float, dr
     if dropout:
         raise ValueError("lean attention has no dropout (the update runs without it)")
     mask = None if attention_mask is None else attention_mask[:, :, :, : key.shape[-2]]
+    dev = query.device.type  # under autocast RoPE leaves q, k in float32 and v in bf16: one dtype for the backward
+    dt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else value.dtype
+    query, key, value = query.to(dt), key.to(dt), value.to(dt)
     out = _Attention.apply(query, key, value, mask, float(scaling))
     return out.transpose(1, 2).contiguous(), None
 

@@ -3,6 +3,9 @@ and the same gradients (float32 to 1e-5, bf16 to its rounding) on tiny random mo
 with left padding, GQA and a shared prompt prefix; the swap is undone after; unsupported models are left alone;
 and the activations it keeps are fewer (autograd's saved tensors counted)."""
 
+import contextlib
+import functools
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
@@ -25,11 +28,12 @@ def _model(make, dtype):
     return model.train()
 
 
-def _loss_and_grads(model, share_prefix: bool):
+def _loss_and_grads(model, share_prefix: bool, forward_ctx=contextlib.nullcontext):
     batch = collate(PROMPTS, COMPLETIONS, pad_id=0)
     model.zero_grad(set_to_none=True)
-    logp, ent = completion_logprobs(model, batch, torch.tensor([1.0, 0.7, 1.0, 1.3]), with_entropy=True,
-                                    share_prefix=share_prefix, entropy_grad=True)  # (B, T)
+    with forward_ctx():  # (the trainer runs only the forward under autocast; backward outside it)
+        logp, ent = completion_logprobs(model, batch, torch.tensor([1.0, 0.7, 1.0, 1.3]), with_entropy=True,
+                                        share_prefix=share_prefix, entropy_grad=True)  # (B, T)
     m = batch.completion_mask
     loss = -(logp * m).sum() / m.sum() - 0.1 * (ent * m).sum() / m.sum()
     loss.backward()
@@ -59,6 +63,21 @@ def test_bf16_within_rounding(family):
     torch.testing.assert_close(lp, lp_ref, atol=0, rtol=0)  # the forward is the model's arithmetic, op for op
     for name in g_ref:
         rel = (g[name].float() - g_ref[name].float()).norm() / g_ref[name].float().norm().clamp(min=1e-12)
+        assert rel < 0.02, (name, float(rel))
+
+
+def test_under_autocast_within_rounding():
+    """mixed_precision: bf16 (autocast over float32 weights): the backward runs outside autocast, on bf16 saved
+    tensors and float32 weights."""
+    model = _model(FAMILIES["llama"], torch.float32)
+    autocast = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16)
+    lp_ref, g_ref = _loss_and_grads(model, share_prefix=True, forward_ctx=autocast)
+    with lean_forward(model):
+        lp, g = _loss_and_grads(model, share_prefix=True, forward_ctx=autocast)
+    torch.testing.assert_close(lp, lp_ref, atol=0, rtol=0)
+    for name in g_ref:
+        assert g[name].dtype == torch.float32
+        rel = (g[name] - g_ref[name]).norm() / g_ref[name].norm().clamp(min=1e-12)
         assert rel < 0.02, (name, float(rel))
 
 

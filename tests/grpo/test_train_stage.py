@@ -43,7 +43,8 @@ def overrides(model_dir: Path, steps: int, ckpt_every: int) -> list[str]:
             "max_new_tokens=8", f"checkpoint_every={ckpt_every}", "lr=0.001", "verifier_workers=1",
             "max_minutes=null", "reward_plugins=[tests.grpo.toy_rewards]",
             "rewards=[{verifier: toy_parity, weight: 1.0}]", "temperature=1.0", "warmup_steps=1",
-            "schedule=linear", "keep_checkpoints=10", "freeze_embeddings=false"]
+            "schedule=linear", "keep_checkpoints=10", "freeze_embeddings=false",
+            "grad_accum=4"]  # (the embedded recipe's 8 does not divide a 2-process run's 4 completions)
 
 
 def test_smoke_parameters_change_and_manifest(tiny_model_dir, data_dir, tmp_path):
