@@ -7,7 +7,9 @@ variant: steps, mean seconds per step (steps after the first), mean update and r
 process's peak resident memory (the largest `ru_maxrss` among the stage process and the verifier workers it
 waited for, read by a wrapper process per variant, so it works for any version of the code; the train manifest
 now records the same figure as `peak_rss_mib`) and, where the metrics carry it, the step at which it was reached.
-`name@/path/to/checkout: overrides` runs that checkout's train script (an older commit, for a before/after).
+`name@/path/to/checkout: overrides` runs that checkout's train script (an older commit, for a before/after);
+an override `env:NAME=VALUE` sets an environment variable for that variant's process instead (allocator
+settings, `LD_PRELOAD` of another malloc).
 
     git worktree add /tmp/before <old commit>
     python benchmarks/bench_train_memory.py --data runs/curate_embedded --steps 8 \
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,11 +35,14 @@ WRAPPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check
 
 
 def run_variant(args, repo: Path, overrides: list[str], out: Path) -> dict:
+    env_overrides = [t for t in overrides if t.startswith("env:")]
+    overrides = [t for t in overrides if not t.startswith("env:")]
     cmd = [sys.executable, "-c", WRAPPER, sys.executable, str(repo / "scripts/03_train.py"),
            "--config", str(repo / args.config), "--data", args.data, "--out", str(out),
            f"total_steps={args.steps}", f"checkpoint_every={args.checkpoint_every}",
            "max_minutes=null", *overrides]
-    peak_kib = int(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=repo).stdout.split()[-1])
+    env = dict(os.environ, **dict(t[4:].split("=", 1) for t in env_overrides))
+    peak_kib = int(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=repo, env=env).stdout.split()[-1])
     man = json.loads((out / "manifest.json").read_text())["metrics"]
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if x.strip()]
     later = lines[1:] or lines

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc <malloc.h>
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # glibc <malloc.h>
 _applied = False
 _libc = None
 
@@ -59,7 +59,11 @@ def tune_allocator(trim_threshold: int = 1 << 30) -> bool:
         return False
     global _libc
     _libc = libc
-    _applied = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
+    mmap_mib = int(os.environ.get("RLVR_MMAP_THRESHOLD_MIB", "0"))
+    if mmap_mib > 0:
+        _applied = bool(libc.mallopt(M_MMAP_THRESHOLD, mmap_mib << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
+    else:
+        _applied = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, trim_threshold))
     return _applied
 
 

@@ -118,14 +118,22 @@ def rollout_metrics(flat: list[Sample], reasons: dict, refills: int, rollout_sec
 
 
 def verifier_metrics(flat: list[Sample]) -> dict[str, float]:
-    """Accuracy per row verifier (`accuracy/math`, `accuracy/code`: mixed runs show each), and for code rows the
-    fraction of completions showing each failure / reward-hack signal (`code/<signal>`, rewards.code_signals)."""
+    """Accuracy per row verifier (`accuracy/math`, `accuracy/code`: mixed runs show each), per source level where
+    rows carry `metadata["level"]` (`accuracy/level=2`: the curriculum's hard rows, seen apart from the easy ones),
+    and for code rows the fraction of completions showing each failure / reward-hack signal (`code/<signal>`,
+    rewards.code_signals)."""
     from rewards.code_signals import SIGNALS, hack_signals
 
     by_verifier: dict[str, list[Sample]] = {}
     for s in flat:
         by_verifier.setdefault(s.row.verifier, []).append(s)
     m = {f"accuracy/{v}": statistics.fmean(float(s.correct) for s in ss) for v, ss in sorted(by_verifier.items())}
+    by_level: dict[str, list[Sample]] = {}
+    for s in flat:
+        level = (getattr(s.row, "metadata", None) or {}).get("level")
+        if level is not None:
+            by_level.setdefault(str(level), []).append(s)
+    m.update({f"accuracy/level={k}": statistics.fmean(float(s.correct) for s in ss) for k, ss in sorted(by_level.items())})
     code = [s for s in by_verifier.get("code", []) if s.outcome is not None and s.outcome.score is not None]
     if code:
         flags = [hack_signals(s.outcome, s.row.gold) for s in code]

@@ -161,3 +161,18 @@ def test_eval_sampling_params_carry_the_stop_strings():
     for protocol in ("sample", "greedy"):
         cfg = EvalConfig(stop=["\n```\n"], protocol=protocol)
         assert sampling_params(cfg, seed=0).stop == ["\n```\n"]
+
+
+def test_accuracy_per_source_level():
+    from types import SimpleNamespace
+
+    from pipeline.grpo.samples import Sample, verifier_metrics
+
+    def sample(level, correct):
+        row = SimpleNamespace(verifier="math", metadata={} if level is None else {"level": level}, gold="1")
+        return Sample(row=row, prompt_ids=[1], ids=[2], text="", finish="stop", temp=1.0, correct=correct)
+
+    flat = [sample(1, True), sample(1, True), sample(1, False), sample(2, False), sample(2, True), sample(None, True)]
+    m = verifier_metrics(flat)
+    assert m["accuracy/level=1"] == pytest.approx(2 / 3) and m["accuracy/level=2"] == 0.5
+    assert m["accuracy/math"] == pytest.approx(4 / 6) and "accuracy/level=None" not in m
