@@ -43,6 +43,19 @@ else
   echo "setup: a CUDA machine or a custom TORCH_SPEC: vLLM's CPU build skipped (add vllm to EXTRAS for the CUDA build)"
 fi
 
+# tcmalloc (Debian's libtcmalloc-minimal4): the stage scripts restart under it where it is installed
+# (pipeline/allocator.py; lower peak memory than glibc's malloc). Installed when we are root with apt-get.
+if [ -z "$(ls /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib64/libtcmalloc_minimal.so.4 /usr/lib/libtcmalloc_minimal.so.4 2>/dev/null)" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing tcmalloc (libtcmalloc-minimal4)"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y libtcmalloc-minimal4 || { apt-get update && apt-get install -y libtcmalloc-minimal4; }; } \
+      >/dev/null 2>&1 || echo "warning: could not install libtcmalloc-minimal4; the stages use glibc's malloc" >&2
+  else
+    echo "setup: tcmalloc not found; the stages use glibc's malloc (peak memory higher). As root: apt-get install -y libtcmalloc-minimal4"
+  fi
+fi
+
 # The code sandbox wants bubblewrap (Debian package); installs it when we are root and it is missing.
 if [ -f scripts/setup_sandbox.sh ]; then
   bash scripts/setup_sandbox.sh || echo "warning: sandbox setup failed; code verification will refuse to run" >&2
