@@ -40,6 +40,8 @@ class LocalBackend:
     """One process; the model in its own dtype (optionally under autocast, which the trainer handles)."""
 
     rank, world, is_main = 0, 1, True
+    lean_unsupported: str | None = None
+    """Why the lean update modules (pipeline/grpo/lean_layers.py) cannot run under this backend; None: they can."""
 
     def __init__(self, model, optimizer, scheduler):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
@@ -130,6 +132,8 @@ class Bf16MasterBackend(LocalBackend):
 
 class AccelerateBackend(LocalBackend):
     """accelerate-prepared model and optimizer over N processes (DDP, or DeepSpeed ZeRO-1/2/3)."""
+
+    lean_unsupported = "DeepSpeed/accelerate run (ZeRO-3 gathers weights in module hooks)"
 
     def __init__(self, model, optimizer, scheduler, accelerator):
         self.acc = accelerator

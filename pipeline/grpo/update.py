@@ -137,9 +137,7 @@ class PolicyUpdate:
         restoring the rollout's after."""
         model, impl = self.backend.policy(), self.cfg.update_attention
         device = next(model.parameters()).device.type
-        why_not = lean_unsupported(model)
-        if type(self.backend).__name__ == "AccelerateBackend":
-            why_not = why_not or "DeepSpeed/accelerate run (ZeRO-3 gathers weights in module hooks)"
+        why_not = lean_unsupported(model) or self.backend.lean_unsupported
         if impl == "auto":
             impl = ("lean" if self.cfg.lean_update and why_not is None else "eager") if device == "cpu" else "model"
         if impl == "lean" and why_not is not None:

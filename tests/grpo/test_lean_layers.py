@@ -178,3 +178,21 @@ def test_lean_attention_alone_and_refused_where_unsupported(tiny_model_dir, tmp_
     with trainer.update.attention():
         assert trainer.backend.policy().config._attn_implementation == "eager"
         assert "forward" not in vars(trainer.backend.policy().model.layers[0].mlp)
+
+
+def test_a_backend_that_gathers_weights_in_hooks_keeps_the_models_modules(tiny_model_dir, tmp_path, monkeypatch):
+    """The DeepSpeed/accelerate backend says the lean modules cannot run under it (ZeRO-3's hooks); the update then
+    keeps the model's own modules, and asking for lean attention there is a config error naming why."""
+    from pipeline.config import ConfigError
+    from pipeline.grpo.backend import AccelerateBackend
+    from tests.grpo.test_trainer_behaviour import FakeScorer, by_member, make_trainer
+
+    assert AccelerateBackend.lean_unsupported and "ZeRO-3" in AccelerateBackend.lean_unsupported
+    trainer = make_trainer(tiny_model_dir, tmp_path / "a", FakeScorer(by_member([[1, 0, 0, 1], [0, 1, 1, 0]])))
+    monkeypatch.setattr(trainer.backend, "lean_unsupported", AccelerateBackend.lean_unsupported)
+    with trainer.update.attention():
+        assert "forward" not in vars(trainer.backend.policy().model.layers[0].mlp)
+    trainer.update.cfg.update_attention = "lean"
+    with pytest.raises(ConfigError, match="lean is not available here: DeepSpeed/accelerate"):
+        with trainer.update.attention():
+            pass
