@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=1000, help="a step cap above what the budget allows")
     ap.add_argument("--out", default="runs/bench_learning")
     ap.add_argument("--metric", default="pass@1", help="the held-out figure compared (the eval config's metrics)")
-    ap.add_argument("--trl-tuned-malloc", action="store_true", help="our glibc allocator tuning in TRL's process too")
+    ap.add_argument("--trl-tuned-malloc", action="store_true", help="our allocator in TRL's process too: tcmalloc where installed "
+                    "(pipeline/allocator.py, as the stage scripts), and the glibc tuning")
     ap.add_argument("--only", choices=["trl"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result-json", default=None, help=argparse.SUPPRESS)
     ap.add_argument("override", nargs="*", help="key=value overrides of our train config (both trainers read them)")
@@ -179,10 +180,15 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     ours = run_ours(args)
     res_json = Path(args.out) / "trl_result.json"
+    env = None
+    if args.trl_tuned_malloc:
+        from pipeline.allocator import malloc_library, preload_env
+
+        env = preload_env(dict(os.environ), malloc_library())
     subprocess.run([sys.executable, __file__, "--only", "trl", "--result-json", str(res_json), "--data", args.data,
                     "--config", args.config, "--minutes", str(args.minutes), "--max-steps", str(args.max_steps),
                     "--out", args.out, *(["--trl-tuned-malloc"] if args.trl_tuned_malloc else []), *args.override],
-                   check=True)
+                   check=True, env=env)
     theirs = json.loads(res_json.read_text())
     cfg = load_cfg(args)
     acc = evaluate(args, {"base": cfg.model, "ours": ours["model"], "trl": theirs["model"]})

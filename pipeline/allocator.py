@@ -6,9 +6,8 @@
 `torch.backends.xeon.run_cpu --enable-tcmalloc` launcher and vLLM's CPU backend do. Its size-class free
 lists reuse a freed block for the next request of its class, where glibc's heap keeps freed blocks that
 later, differently sized requests do not fit: over 12 steps of the embedded recipe the peak was 3591 MiB
-under tcmalloc against 4007 MiB under glibc, 19.4 against 20.3 s/step (jemalloc: 3577 MiB at 25.8 s/step,
-its decay returns and re-faults pages; benchmarks/bench_train_memory.py with `env:LD_PRELOAD=...`,
-2026-12-07). `RLVR_MALLOC=system` keeps the C library's malloc; `RLVR_MALLOC_LIB` names another library.
+under tcmalloc against 4007 MiB under glibc, 19.4 against 20.3 s/step (jemalloc: 3577 MiB, its speed not
+measured on a quiet machine; benchmarks/bench_train_memory.py with `env:LD_PRELOAD=...`, 2026-12-07). `RLVR_MALLOC=system` keeps the C library's malloc; `RLVR_MALLOC_LIB` names another library.
 Nothing happens where no library is found (a laptop without the package: glibc, tuned as below).
 
 **glibc.** Keep freed memory in the process heap so large tensors are not page-faulted in again every step.
