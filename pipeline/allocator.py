@@ -125,9 +125,12 @@ def preload_env(env: dict, lib: str | None) -> dict | None:
     return {**env, "LD_PRELOAD": f"{lib}:{preload}" if preload else lib, _REEXEC_FLAG: "1"}
 
 
-def preload_malloc() -> None:
+def preload_malloc(caller: str = "__main__") -> None:
     """Restart this script (same interpreter, same arguments) with tcmalloc preloaded; returns at once when no
-    restart is due. Call it first thing in a script, before heavy imports (the restart re-runs them)."""
+    restart is due, or when `caller` (the script's `__name__`) is not "__main__" (a test importing the script).
+    Call it first thing in a script, before heavy imports (the restart re-runs them)."""
+    if caller != "__main__":
+        return
     new_env = preload_env(dict(os.environ), malloc_library())
     if new_env is None or not getattr(sys, "orig_argv", None) or sys.platform != "linux":
         return

@@ -14,8 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.allocator import preload_malloc  # noqa: E402
 
-if __name__ == "__main__":  # (not when a test imports the script)
-    preload_malloc()  # restarts once with tcmalloc preloaded, where installed (pipeline/allocator.py)
+preload_malloc(__name__)  # restarts once under tcmalloc where installed; not when a test imports the script
 
 from data.difficulty import DifficultyConfig, run  # noqa: E402
 from pipeline.cli import run_section_stage  # noqa: E402
