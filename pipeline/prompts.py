@@ -40,6 +40,14 @@ TEMPLATES: dict[str, dict[str, str | None]] = {
     },
 }
 
+DEMONSTRATIONS: dict[str, str] = {
+    "r1": "<think>\n{steps}\n</think> <answer>{answer}</answer>",
+    "r1_think": "\n{steps}\n</think> <answer>{answer}</answer>",  # the prompt already ends with `<think>`
+    "boxed": "{steps}\nThe final answer is $\\boxed{{{answer}}}$.",
+    "plain": "{steps}\nThe answer is {answer}.",
+}
+"""How a worked solution is written as a completion in each template (`guidance`); `code` has none."""
+
 VERIFIER_TEMPLATES: dict[str, str] = {"code": "code"}
 """Default per-verifier templates (config key `templates`): rows checked by a listed verifier use its template."""
 
@@ -60,6 +68,14 @@ def check_stop(stop: list[str]) -> None:
     """Config-time check of `stop`: a list of non-empty strings (an empty one would end every completion at once)."""
     if not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop):
         raise ConfigError(f"stop: must be a list of non-empty strings, got {stop!r}")
+
+
+def render_demonstration(steps: str, answer: str, template: str) -> str | None:
+    """A worked solution (`steps`, one computation per line) and its final answer as the completion the template
+    asks for, e.g. boxed: "41 + 5 = 46\n46 - 12 = 34\nThe final answer is $\\boxed{34}$."; None for a template
+    without a demonstration format."""
+    fmt = DEMONSTRATIONS.get(template)
+    return None if fmt is None else fmt.format(steps=steps.strip(), answer=answer)
 
 
 def render_prompt(tokenizer, problem: str, template: str = "boxed") -> str:

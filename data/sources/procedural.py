@@ -11,6 +11,10 @@ Tasks:
   using each given number exactly once with + - x and parentheses (exact subset DP over
   (min, max) intervals; products of intervals peak at their endpoints); L1 2 numbers ... L5 6.
 
+Rows of `arithmetic` and `linear` (levels 1-3) also carry a worked solution in `metadata.solution`: one
+computation per line ("41 + 5 = 46" / "46 - 12 = 34"), derived from the problem text by `worked_solution`,
+without the final-answer sentence (the trainer's `guidance` renders that in the run's template).
+
 Every item is a pure function of (seed, task, index), so `limit` or a different `n` never
 changes the items that remain. Options: `task` (one of TASKS or "mix"), `n`, `seed`,
 `levels` (list of levels, cycled), e.g.
@@ -23,6 +27,7 @@ changes the items that remain. Options: `task` (one of TASKS or "mix"), `n`, `se
 from __future__ import annotations
 
 import random
+import re
 from fractions import Fraction
 from typing import Callable, Iterator
 
@@ -146,6 +151,39 @@ def generate(task: str, level: int, seed: int, index: int) -> tuple[str, str]:
     return TASKS[task](random.Random(f"{seed}/{task}/{level}/{index}"), level)
 
 
+_ARITH = re.compile(r"What is \$(.*)\$\?")
+_LINEAR = re.compile(r"Solve for \$x\$: \$(?:(\d+)x|x \+ (\d+))(?: \+ (\d+))? = (-?\d+)\$\.")
+
+
+def worked_solution(task: str, problem: str) -> str | None:
+    """One computation per line for a procedural problem, or None where no short derivation is written
+    (fractions, countdown, linear L4-5, arithmetic with parentheses). E.g. "What is $41 + 5 - 12$?" ->
+    "41 + 5 = 46\n46 - 12 = 34"; "Solve for $x$: $3x + 4 = 19$." -> "3x = 19 - 4 = 15\nx = 15 / 3 = 5"."""
+    if task == "arithmetic" and (m := _ARITH.fullmatch(problem)) and "(" not in m.group(1):
+        toks = m.group(1).replace("\\times", "*").split()
+        nums, ops = [int(t) for t in toks[::2]], toks[1::2]
+        lines: list[str] = []
+        while "*" in ops:  # products first, left to right
+            k = ops.index("*")
+            lines.append(f"{nums[k]} \\times {nums[k + 1]} = {nums[k] * nums[k + 1]}")
+            nums[k : k + 2], ops[k : k + 1] = [nums[k] * nums[k + 1]], []
+        acc = nums[0]
+        for op, b in zip(ops, nums[1:]):
+            new = acc + b if op == "+" else acc - b
+            lines.append(f"{acc} {op} {b} = {new}")
+            acc = new
+        return "\n".join(lines) or None
+    if task == "linear" and (m := _LINEAR.fullmatch(problem)):
+        a, b1, b2, c = m.groups()
+        if a is None:  # x + b = c
+            return f"x = {c} - {b1} = {int(c) - int(b1)}"
+        a, c = int(a), int(c)
+        first = f"{a}x = {c} - {b2} = {c - int(b2)}\n" if b2 else ""
+        c = c - int(b2) if b2 else c
+        return f"{first}x = {c} / {a} = {c // a}"
+    return None
+
+
 def load_procedural(spec: SourceSpec) -> Iterator[Row]:
     opts = spec.options
     task, n, seed = opts.get("task", "arithmetic"), int(opts.get("n", 1000)), int(opts.get("seed", 0))
@@ -158,6 +196,8 @@ def load_procedural(spec: SourceSpec) -> Iterator[Row]:
         t, level = tasks[i % len(tasks)], levels[(i // len(tasks)) % len(levels)]
         problem, gold = generate(t, level, seed, i)
         meta = {"task": t, "level": level, "seed": seed, "origin": f"procedural:{t}:L{level}:seed{seed}#{i}"}
+        if (solution := worked_solution(t, problem)) is not None:
+            meta["solution"] = solution
         if verifier_options:
             meta["verifier_options"] = dict(verifier_options)
         yield Row(id=f"{spec.label}/{t}/{seed}/{i}", problem=problem, verifier=spec.verifier, gold=gold,

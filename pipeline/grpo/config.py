@@ -146,6 +146,12 @@ class TrainConfig:
     """Refill groups whose rewards are all equal with fresh prompts (DAPO), up to `max_refill_rounds`."""
     max_refill_rounds: int = 2
     """Extra sampling rounds dynamic sampling may spend per step."""
+    guidance: bool = False
+    """Off-policy guidance (LUFFY-style): in a group where no member is correct, the last member is replaced by
+    the row's worked solution (`metadata.solution`, written in the template's answer format) when the verifier
+    accepts it, and trained as if sampled (ratio against the current policy, TIS weight 1). For a small model
+    that never samples a needed step (SmolLM2-135M never writes the minus sign of a negative result). Rows
+    without a solution are untouched. A guided run learns from reference solutions: it is no longer "zero"."""
     overlong_filter: bool = False
     """Mask out (no loss) completions cut at max_new_tokens."""
     mode: Literal["grpo", "best_of_n"] = "grpo"
@@ -269,6 +275,8 @@ class TrainConfig:
             raise ConfigError("tis_cap: must be >= 1 (or null for off)")
         if self.lr <= 0:
             raise ConfigError("lr: must be > 0")
+        if self.guidance and self.mode == "best_of_n":
+            raise ConfigError("guidance: only meaningful in grpo mode (best_of_n already trains on a group's best)")
         if self.mode == "best_of_n" and self.beta > 0:
             raise ConfigError("beta: best_of_n trains by likelihood on the best completion, with no KL term; set beta: 0")
         if self.dynamic_sampling and self.mode == "best_of_n":

@@ -157,11 +157,13 @@ def policy_loss(
 
 def tis_weights(old_logp: torch.Tensor, rollout_logp: torch.Tensor, cap: float) -> torch.Tensor:
     """Truncated importance weights min(pi_trainer / pi_sampler, cap) per token. (B, T) each -> (B, T), no grad.
+    A NaN sampler log-prob (a token nobody sampled: a guided demonstration) gets weight 1.
 
-    >>> tis_weights(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, -5.0]]), cap=2.0)
-    tensor([[1., 2.]])
+    >>> tis_weights(torch.tensor([[0.0, 0.0, -1.0]]), torch.tensor([[0.0, -5.0, float("nan")]]), cap=2.0)
+    tensor([[1., 2., 1.]])
     """
-    log_w = (old_logp - rollout_logp).detach().clamp(-LOG_RATIO_BOUND, LOG_RATIO_BOUND)  # (B, T)
+    log_w = torch.nan_to_num((old_logp - rollout_logp).detach(), nan=0.0)  # (B, T)
+    log_w = log_w.clamp(-LOG_RATIO_BOUND, LOG_RATIO_BOUND)
     return torch.exp(log_w).clamp(max=cap)
 
 

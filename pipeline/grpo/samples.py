@@ -53,6 +53,8 @@ class Sample:
     """`reward`, or the group's mean judged reward when skipped (so advantages stay defined)."""
     trainable: bool = False
     """Enters the loss: judged, and not masked by the overlong filter."""
+    guided: bool = False
+    """A worked solution put in the group by `guidance`, not sampled (no sampler log-probs: TIS weight 1)."""
 
 
 def fill_rewards(groups: list[list[Sample]], scores, overlong_filter: bool) -> None:
@@ -65,11 +67,16 @@ def fill_rewards(groups: list[list[Sample]], scores, overlong_filter: bool) -> N
         s.first_false = scores.first_false[i] if scores.first_false else None
         s.outcome = scores.outcome[i] if scores.outcome else None
     for g in groups:
-        judged = [s.reward for s in g if s.reward is not None]
-        fill = statistics.fmean(judged) if judged else 0.0
-        for s in g:
-            s.reward_filled = s.reward if s.reward is not None else fill
-            s.trainable = s.reward is not None and not (overlong_filter and s.finish == "length")
+        fill_group(g, overlong_filter)
+
+
+def fill_group(group: list[Sample], overlong_filter: bool) -> None:
+    """`reward_filled` (a skipped member gets the group's mean judged reward) and `trainable` of each member."""
+    judged = [s.reward for s in group if s.reward is not None]
+    fill = statistics.fmean(judged) if judged else 0.0
+    for s in group:
+        s.reward_filled = s.reward if s.reward is not None else fill
+        s.trainable = s.reward is not None and not (overlong_filter and s.finish == "length")
 
 
 def is_flat(group: list[Sample]) -> bool:
@@ -158,9 +165,13 @@ def first_false_token_spans(flat: list[Sample], tokenizer) -> list[tuple[int, in
 
 
 def rollout_logprobs(flat: list[Sample], shape: tuple[int, int]) -> torch.Tensor:
-    """The sampler's log-probs of each completion token, (B, T) right-padded; a clear error if an engine sent none."""
+    """The sampler's log-probs of each completion token, (B, T) right-padded (NaN for a guided demonstration); a
+    clear error if an engine sent none."""
     out = torch.zeros(shape)  # (B, T)
     for b, s in enumerate(flat):
+        if s.guided:  # not sampled: NaN, which tis_weights turns into weight 1
+            out[b, : len(s.ids)] = float("nan")
+            continue
         if s.rollout_lp is None:
             raise RuntimeError("tis_cap is set but the rollout engine returned no log-probs; set tis_cap: null")
         out[b, : len(s.rollout_lp)] = torch.tensor(s.rollout_lp, dtype=torch.float32)

@@ -6,7 +6,9 @@ One step (prompts per step x group size = completions per step):
                   temperatures: pipeline/grpo/temperature.py; top-p);
   3. `score`      score every completion with the registry's verifiers in worker processes and
                   combine the weighted objectives; with dynamic sampling, groups whose rewards are
-                  all equal are replaced by fresh prompts (up to `max_refill_rounds` extra rounds);
+                  all equal are replaced by fresh prompts (up to `max_refill_rounds` extra rounds); with
+                  `guidance`, a group nobody solved gets the row's worked solution as its last member
+                  (pipeline/grpo/guidance.py) before that check;
   4. `advantage`  group advantages (grpo | drgrpo | rloo), optional per-token process-reward credit;
   5. `update`     `mu` epochs over shuffled minibatches, one optimizer step each (pipeline/grpo/update.py),
                   through the backend that hides one process / bf16 master weights / DeepSpeed
@@ -43,7 +45,9 @@ from pipeline.grpo.config import TrainConfig
 from pipeline.grpo.entropy_control import next_entropy_coef
 from pipeline.grpo.metrics import MetricsLogger, memory_mib
 from pipeline.grpo.precision import bf16_copy
-from pipeline.grpo.samples import Sample, fill_rewards, first_false_token_spans, is_flat, rollout_metrics
+from pipeline.grpo.guidance import demonstration, needs_guidance
+from pipeline.grpo.samples import (Sample, fill_group, fill_rewards, first_false_token_spans, is_flat,
+                                   rollout_metrics)
 from pipeline.grpo.temperature import base_temperature, member_temperatures
 from pipeline.grpo.update import PolicyUpdate, check_minibatch
 from pipeline.prompts import render_prompt, template_for
@@ -213,7 +217,7 @@ class GRPOTrainer:
             if self.is_main and cfg.samples_every and step % cfg.samples_every == 0:
                 self.logger.samples(step, [{"id": s.row.id, "prompt": s.row.problem, "gold": s.row.gold,
                                             "completion": s.text, "reward": s.reward, "reasons": s.reasons,
-                                            "finish_reason": s.finish} for s in flat[:: max(1, len(flat) // max(1, cfg.samples_per_step))][: cfg.samples_per_step]])
+                                            "finish_reason": s.finish, "guided": s.guided} for s in flat[:: max(1, len(flat) // max(1, cfg.samples_per_step))][: cfg.samples_per_step]])
         for k, v in timer.seconds.items():
             metrics[f"time/{k}"] = v
         metrics["time/step"] = sum(timer.seconds.values())
@@ -272,6 +276,9 @@ class GRPOTrainer:
         with timer.phase("score"):
             reasons = collections.Counter(self._score(groups))
         all_seen = [s for g in groups for s in g]  # metrics describe the first round (the policy's own)
+        guided = collections.Counter()
+        with timer.phase("score"):
+            guided.update(self._guide(groups))
         refills = 0
         for round_ in range(1, cfg.max_refill_rounds + 1 if cfg.dynamic_sampling else 1):
             flat_idx = [i for i, g in enumerate(groups) if is_flat(g)]
@@ -283,11 +290,33 @@ class GRPOTrainer:
                 new = self._rollout(fresh, step, round_)
             with timer.phase("score"):
                 reasons.update(self._score(new))
+                guided.update(self._guide(new))
             for i, g in zip(flat_idx, new):
                 if not is_flat(g):
                     groups[i] = g
                     refills += 1
-        return groups, rollout_metrics(all_seen, reasons, refills, timer.seconds["rollout"])
+        metrics = rollout_metrics(all_seen, reasons, refills, timer.seconds["rollout"])
+        if cfg.guidance:
+            metrics.update({"guidance/groups": guided["groups"], "guidance/rejected": guided["rejected"]})
+        return groups, metrics
+
+    def _guide(self, groups: list[list[Sample]]) -> dict[str, int]:
+        """`guidance`: the last member of each group nobody solved becomes the row's worked solution, where the
+        verifier accepts it (pipeline/grpo/guidance.py). Returns counts: groups guided, demonstrations rejected."""
+        cfg = self.cfg
+        if not cfg.guidance:
+            return {}
+        picks = [(i, d) for i, g in enumerate(groups) if needs_guidance(g)
+                 and (d := demonstration(g[-1], self.tok, template_for(g[-1].row.verifier, cfg.template,
+                                                                       cfg.templates))) is not None]
+        if not picks:
+            return {}
+        self._score([[d for _, d in picks]])
+        accepted = [(i, d) for i, d in picks if d.correct]
+        for i, d in accepted:
+            groups[i][-1] = d
+            fill_group(groups[i], cfg.overlong_filter)
+        return {"groups": len(accepted), "rejected": len(picks) - len(accepted)}
 
     def _token_credit(self, flat: list[Sample], adv: torch.Tensor) -> torch.Tensor:
         """Per-token advantages: the process verifier's first false step (a character span) mapped to tokens."""

@@ -146,6 +146,14 @@ def test_tis_weights_truncate_and_scale_the_policy_term():
     assert weighted.loss.item() == pytest.approx(-(1.0 + 0.5 + 2.0) / 3)
 
 
+def test_tis_weight_of_an_unsampled_token_is_one():
+    from pipeline.grpo.loss import tis_weights
+
+    old = torch.tensor([[-1.0, -3.0]])
+    rollout = torch.tensor([[float("nan"), -6.0]])  # a guided demonstration's token (nobody sampled it), a capped one
+    assert tis_weights(old, rollout, cap=2.0)[0].tolist() == [1.0, 2.0]
+
+
 def test_entropy_bonus_is_subtracted_as_aggregated_and_needs_entropy():
     lp = torch.zeros(2, 3)
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
