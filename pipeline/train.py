@@ -161,6 +161,11 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
         trainer.logger.truncate_after(0)
     ctx.log(f"{len(rows)} train rows ({held_out} held out in {cfg.eval_split!r}); "
             f"{cfg.prompts_per_step} prompts x {cfg.group_size} = {cfg.completions_per_step} completions per step")
+    guided_rows = sum(1 for r in rows if (r.metadata or {}).get("solution")) if cfg.guidance else None
+    if cfg.guidance:
+        ctx.log(f"guidance: {guided_rows} of {len(rows)} train rows carry a worked solution (metadata.solution)"
+                + ("; none do, so guidance changes nothing (data curated before solutions existed? re-run the "
+                   "curate stage with --force)" if not guided_rows else ""))
     try:
         last = trainer.train()
     finally:
@@ -177,6 +182,7 @@ def body(ctx: StageContext, accelerator=None) -> StageResult:
     metrics.update({f"last/{k}": v for k, v in last.items() if isinstance(v, (int, float))})
     metrics["peak_rss_mib"] = memory_mib().get("mem/peak_rss_mib")  # this process's peak resident memory
     metrics["mixed_precision"] = cfg.mixed_precision  # what ran (`auto` resolved for this device)
+    metrics["guidance_rows"] = guided_rows  # train rows with a worked solution (null: guidance off)
     metrics["train_rows_by_verifier"] = dict(collections.Counter(r.verifier for r in rows))
     if "code" in metrics["train_rows_by_verifier"]:
         from rewards.sandbox import sandbox_mode
