@@ -38,7 +38,8 @@ def _final_and_base(tiny_model_dir, tmp_path, m):
 def test_lora_best_of_n_trains_adapters_and_merges(tiny_model_dir, data_dir, tmp_path):  # noqa: F811
     m, line = _run(tiny_model_dir, data_dir, tmp_path,
                    ["lora.enabled=true", "lora.r=4", "mode=best_of_n", "gradient_checkpointing=true",
-                    "dynamic_sampling=false", "advantage=drgrpo", "loss_agg=constant"])
+                    "dynamic_sampling=false", "advantage=drgrpo", "loss_agg=constant",
+                    "guidance=false", "entropy_target=null"])  # (GRPO-only switches of the embedded recipe)
     assert line["trained_frac"] > 0, "no group had a best completion with reward > 0: nothing was trained"
     final, base = _final_and_base(tiny_model_dir, tmp_path, m)
     changed = {k for k in base if not torch.equal(final[k], base[k])}
